@@ -1,0 +1,66 @@
+# Copyright (C) 2026 anomalib-contam contributors
+# SPDX-License-Identifier: Apache-2.0
+
+"""``anomalib-contam``: anomalib's CLI with this package's models, plus its own subcommands.
+
+- ``anomalib-contam benchmark --config GRID.yaml``: the benchmark runner.
+- ``anomalib-contam quickstart``: the embedded default job (ELPV, packaged weights, offline).
+- anything else (``train``, ``test``, ``export``, ``predict``, ...) is anomalib's own CLI, with
+  the plugin's models already registered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+OWN_COMMANDS = {
+    "benchmark": "run a benchmark grid (models x data x settings x seeds) through anomalib's Engine",
+    "quickstart": "train DevNet on ELPV offline, test, export to OpenVINO and run the exported model",
+}
+
+
+def _benchmark(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="anomalib-contam benchmark", description=OWN_COMMANDS["benchmark"])
+    parser.add_argument("--config", required=True, help="grid YAML (see benchmarks/*.yaml)")
+    parser.add_argument("--results-root", default="benchmarks/results", help="folder of the suites' results")
+    parser.add_argument("--work-dir", default="results/benchmark", help="where runs write checkpoints")
+    parser.add_argument("--dry-run", action="store_true", help="list the runs still to do")
+    parser.add_argument("--limit", type=int, default=None, help="stop after this many new runs")
+    args = parser.parse_args(argv)
+    from anomalib_contam.benchmark import run_grid
+
+    path = run_grid(args.config, args.results_root, args.work_dir, dry_run=args.dry_run, limit=args.limit)
+    print(f"results: {path}\nsummary: {path.parent / 'summary.md'}")
+    return 0
+
+
+def _quickstart(argv: list[str]) -> int:
+    from anomalib_contam.quickstart import main as quickstart_main
+
+    return quickstart_main(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``anomalib-contam`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "benchmark":
+        return _benchmark(argv[1:])
+    if argv and argv[0] == "quickstart":
+        return _quickstart(argv[1:])
+    if argv and argv[0] in {"-h", "--help"}:
+        print("usage: anomalib-contam {benchmark,quickstart,<anomalib subcommand>} ...\n")
+        for name, text in OWN_COMMANDS.items():
+            print(f"  {name:<12} {text}")
+        print("  train, test, export, predict, ...: anomalib's CLI with the plugin's models registered\n")
+    from anomalib.cli.cli import main as anomalib_main
+
+    import anomalib_contam.models  # noqa: F401 - registers the models before anomalib parses --model
+
+    sys.argv = ["anomalib", *argv]
+    anomalib_main()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

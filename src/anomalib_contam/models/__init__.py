@@ -1,0 +1,8 @@
+# Copyright (C) 2026 anomalib-contam contributors
+# SPDX-License-Identifier: Apache-2.0
+
+"""The package's anomalib models (importing this registers them with anomalib's CLI)."""
+
+from anomalib_contam.models.devnet import DevNet
+
+__all__ = ["DevNet"]
