@@ -186,7 +186,7 @@ def expand_grid(grid: dict[str, Any]) -> Iterator[Run]:
             for model in grid["models"]:
                 if "only" in model and setting.get("setting") not in model["only"]:
                     continue
-                for seed in dataset.get("seeds", grid.get("seeds", [0])):
+                for seed in model.get("seeds", dataset.get("seeds", grid.get("seeds", [0]))):
                     yield Run(
                         model=model,
                         data_config=dataset["config"],

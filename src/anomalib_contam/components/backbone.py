@@ -339,8 +339,9 @@ class FeatureExtractor(nn.Module):
         Returns:
             One feature map per ``out_indices`` entry.
         """
-        if self.training and images.device.type == "cpu":
-            # channels_last is 2.5x faster for depthwise convs on CPU (measured in shared/data/README).
+        if images.device.type == "cpu" and not torch.compiler.is_exporting():
+            # channels_last is 2.5x faster for depthwise convs on CPU (measured in shared/data/README);
+            # the exported graph keeps the default layout (OpenVINO picks its own).
             images = images.contiguous(memory_format=torch.channels_last)
         return self.body(images)
 

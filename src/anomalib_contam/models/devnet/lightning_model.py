@@ -117,6 +117,13 @@ class DevNet(AnomalibModule):
     def on_fit_start(self) -> None:
         """Apply the recipe length; use channels_last on CPU (2.5x faster for EfficientNet)."""
         apply_recipe_length(self.trainer, self.hparams.num_epochs)
+        self._channels_last_on_cpu()
+
+    def on_test_start(self) -> None:
+        """channels_last on CPU for a model reloaded from a checkpoint too."""
+        self._channels_last_on_cpu()
+
+    def _channels_last_on_cpu(self) -> None:
         if self.device.type == "cpu":
             self.model.to(memory_format=torch.channels_last)
 

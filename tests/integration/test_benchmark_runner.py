@@ -1,0 +1,68 @@
+# Copyright (C) 2026 anomalib-contam contributors
+# SPDX-License-Identifier: Apache-2.0
+
+"""The benchmark runner: rows, resume, failed runs recorded, markdown summary."""
+
+import csv
+from pathlib import Path
+
+import pytest
+import yaml
+from tests.conftest import make_mvtec_like
+
+from anomalib_contam.benchmark import COLUMNS, run_grid
+
+pytestmark = pytest.mark.integration
+
+
+def test_grid_runs_resumes_and_records_failures(tmp_path: Path) -> None:
+    make_mvtec_like(tmp_path / "data")
+    data = {
+        "class_path": "anomalib_contam.data.ContaminatedDataModule",
+        "init_args": {
+            "datamodule": {
+                "class_path": "anomalib.data.MVTecAD",
+                "init_args": {"root": str(tmp_path / "data"), "category": "synth", "num_workers": 0,
+                              "train_batch_size": 4, "eval_batch_size": 8},
+            },
+        },
+    }  # fmt: skip
+    (tmp_path / "data.yaml").write_text(yaml.safe_dump(data))
+    tiny = {"pretrained": False, "image_size": 64, "batch_normal": 2, "batch_anomalous": 2,
+            "steps_per_epoch": 2, "num_epochs": 1}  # fmt: skip
+    grid = {
+        "suite": "tiny",
+        "models": [
+            {"name": "DevNet", "class_path": "anomalib_contam.DevNet", "init_args": tiny, "engine": {"max_epochs": 1}},
+            {"name": "Broken", "class_path": "anomalib_contam.DevNet", "init_args": {**tiny, "batch_anomalous": 0}},
+        ],
+        "datasets": [
+            {
+                "name": "synth",
+                "config": str(tmp_path / "data.yaml"),
+                "settings": [
+                    {"setting": "general", "shots": 2},
+                    {"setting": "hard", "shots": 2, "known_class": "dent"},
+                ],
+            },
+        ],
+        "seeds": [0],
+    }
+    grid_path = tmp_path / "grid.yaml"
+    grid_path.write_text(yaml.safe_dump(grid))
+    csv_path = run_grid(grid_path, tmp_path / "out", tmp_path / "work")
+    rows = list(csv.DictReader(csv_path.open()))
+    assert list(rows[0]) == COLUMNS
+    assert len(rows) == 4
+    good = [row for row in rows if row["model"] == "DevNet"]
+    assert all(not row["error"] and 0 <= float(row["image_auroc"]) <= 1 for row in good)
+    assert {row["known_class"] for row in good} == {"", "dent"}
+    broken = [row for row in rows if row["model"] == "Broken"]
+    assert all("batch_anomalous" in row["error"] for row in broken)
+    # Resume: finished rows are skipped, failed ones are tried again (and fail again).
+    run_grid(grid_path, tmp_path / "out", tmp_path / "work")
+    rows = list(csv.DictReader(csv_path.open()))
+    assert len(rows) == 6
+    summary = (tmp_path / "out" / "tiny" / "summary.md").read_text()
+    assert "| DevNet | synth | synth | general |" in summary
+    assert "failed run(s)" in summary
