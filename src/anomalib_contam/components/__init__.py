@@ -12,6 +12,7 @@ from anomalib_contam.components.backbone import (
 )
 from anomalib_contam.components.deviation import DeviationLoss, deviation_loss
 from anomalib_contam.components.preprocess import make_pre_processor, random_rotate
+from anomalib_contam.components.pseudo_anomaly import same_image_cutpaste
 from anomalib_contam.components.sampler import BalancedBatchSampler, BatchComposition
 from anomalib_contam.components.topk_head import TopKHead, topk_count
 
@@ -28,5 +29,6 @@ __all__ = [
     "random_rotate",
     "register_packaged_pretrained_tags",
     "resolve_backbone_weights",
+    "same_image_cutpaste",
     "topk_count",
 ]

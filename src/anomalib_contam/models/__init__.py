@@ -4,5 +4,6 @@
 """The package's anomalib models (importing this registers them with anomalib's CLI)."""
 
 from anomalib_contam.models.devnet import DevNet
+from anomalib_contam.models.dra import DRA
 
-__all__ = ["DevNet"]
+__all__ = ["DRA", "DevNet"]
