@@ -17,6 +17,7 @@ import sys
 OWN_COMMANDS = {
     "benchmark": "run a benchmark grid (models x data x settings x seeds) through anomalib's Engine",
     "quickstart": "train DevNet on ELPV offline, test, export to OpenVINO and run the exported model",
+    "report": "refresh the result tables in the READMEs from benchmarks/results/*/results.csv",
 }
 
 
@@ -48,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         return _benchmark(argv[1:])
     if argv and argv[0] == "quickstart":
         return _quickstart(argv[1:])
+    if argv and argv[0] == "report":
+        from anomalib_contam.report import main as report_main
+
+        return report_main(argv[1:])
     if argv and argv[0] in {"-h", "--help"}:
         print("usage: anomalib-contam {benchmark,quickstart,<anomalib subcommand>} ...\n")
         for name, text in OWN_COMMANDS.items():

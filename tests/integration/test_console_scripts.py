@@ -99,3 +99,13 @@ def test_plugin_console_script_runs_anomalib_subcommands(workspace: Path) -> Non
     assert "image_AUROC" in out.stdout
     helped = _run([str(BIN / "anomalib-contam"), "benchmark", "--help"], workspace)
     assert "--config" in helped.stdout
+
+
+def test_anomalib_train_dra_by_bare_name(workspace: Path) -> None:
+    out = _run([str(BIN / "anomalib"), "train", "--model", "DRA", "--data", "data.yaml",
+                "--model.pretrained", "false", "--model.image_size", "64", "--model.batch_normal", "2",
+                "--model.batch_anomalous", "2", "--model.n_references", "2", "--model.steps_per_epoch", "2",
+                "--model.num_epochs", "1", "--model.inference_references", "4", "--trainer.max_epochs", "1",
+                "--default_root_dir", str(workspace / "dra")], workspace)  # fmt: skip
+    assert "image_AUROC" in out.stdout
+    assert list((workspace / "dra").rglob("model.ckpt"))

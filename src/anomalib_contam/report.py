@@ -1,0 +1,172 @@
+# Copyright (C) 2026 anomalib-contam contributors
+# SPDX-License-Identifier: Apache-2.0
+
+"""Write result tables into the READMEs from the committed results CSVs (never typed by hand).
+
+``anomalib-contam report`` replaces every block between ``<!-- results:NAME -->`` and
+``<!-- /results:NAME -->`` in the given markdown files by the table NAME built from
+``benchmarks/results/*/results.csv``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+from anomalib_contam.benchmark import KEY_COLUMNS, read_rows
+
+# Published image AUROC (DRA paper, Tables 1-2; spec §7.1-7.2), keyed (model, dataset, setting, shots).
+PAPER_ANCHORS: dict[tuple[str, str, str, int], float] = {
+    ("DevNet", "elpv", "general", 10): 0.846,
+    ("DevNet", "elpv", "general", 1): 0.514,
+    ("DevNet", "elpv", "hard", 10): 0.702,
+    ("DevNet", "elpv", "hard", 1): 0.648,
+    ("DRA", "elpv", "general", 10): 0.845,
+    ("DRA", "elpv", "general", 1): 0.675,
+    ("DRA", "elpv", "hard", 10): 0.766,
+    ("DRA", "elpv", "hard", 1): 0.703,
+}
+
+
+def latest_successful(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The last error-free row of every run key."""
+    latest: dict[tuple[str, ...], dict[str, str]] = {}
+    for row in rows:
+        if not row.get("error"):
+            latest[tuple(row[c] for c in KEY_COLUMNS)] = row
+    return list(latest.values())
+
+
+def _stats(values: list[float]) -> str:
+    if not values:
+        return "not measured"
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return f"{mean:.3f} (1 seed)"
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    return f"{mean:.3f} ± {std:.3f} ({len(values)} seeds)"
+
+
+def _floats(rows: list[dict[str, str]], column: str) -> list[float]:
+    return [float(row[column]) for row in rows if row.get(column)]
+
+
+def comparison_table(rows: list[dict[str, str]], models: list[str]) -> str:
+    """Image AUROC per setting (rows) and model (columns), mean ± std over seeds; pixel AUROC where masks exist.
+
+    Hard-setting rows per known class are followed by a mean over the known classes (per seed first).
+    """
+    rows = latest_successful(rows)
+    by_setting: dict[tuple[str, str, str, str], dict[str, list[dict[str, str]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for row in rows:
+        by_setting[(row["dataset"], row["setting"], row["shots"], row["known_class"])][row["model"]].append(row)
+    header = "| dataset | setting | shots | known class | " + " | ".join(f"{m} image AUROC" for m in models)
+    header += " | " + " | ".join(f"{m} pixel AUROC" for m in models) + " |"
+    lines = [header, "|" + "---|" * (4 + 2 * len(models))]
+    hard_means: dict[tuple[str, str], dict[str, dict[str, list[float]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list)),
+    )
+    for key in sorted(by_setting, key=lambda k: (k[0], k[1] != "general", -int(k[2]), k[3])):
+        dataset, setting, shots, known = key
+        cells = [_stats(_floats(by_setting[key].get(m, []), "image_auroc")) for m in models]
+        cells += [_stats(_floats(by_setting[key].get(m, []), "pixel_auroc")) for m in models]
+        lines.append(f"| {dataset} | {setting} | {shots} | {known or '-'} | " + " | ".join(cells) + " |")
+        if setting == "hard":
+            for model in models:
+                for row in by_setting[key].get(model, []):
+                    hard_means[(dataset, shots)][model][row["seed"]].append(float(row["image_auroc"]))
+    for (dataset, shots), per_model in sorted(hard_means.items()):
+        cells = []
+        for model in models:
+            per_seed = [sum(v) / len(v) for v in per_model.get(model, {}).values()]
+            n_classes = {len(v) for v in per_model.get(model, {}).values()}
+            note = f", {max(n_classes)} classes" if n_classes else ""
+            cells.append(_stats(per_seed).replace(")", f"{note})") if per_seed else "not measured")
+        lines.append(f"| {dataset} | **hard, mean** | {shots} | all | " + " | ".join(cells) + " |" + " |" * len(models))
+    return "\n".join(lines)
+
+
+def paper_table(rows: list[dict[str, str]], models: list[str]) -> str:
+    """Ours next to the DRA paper's published figures where the protocol matches (ELPV)."""
+    rows = latest_successful(rows)
+    lines = [
+        "| model | dataset | setting | shots | ours (image AUROC) | paper | ours - paper |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (model, dataset, setting, shots), paper in sorted(PAPER_ANCHORS.items()):
+        if model not in models:
+            continue
+        matching = [
+            r
+            for r in rows
+            if (r["model"], r["dataset"], r["setting"], int(r["shots"])) == (model, dataset, setting, shots)
+        ]
+        if setting == "hard":  # the paper reports the mean over the known classes
+            per_seed: dict[str, list[float]] = defaultdict(list)
+            for row in matching:
+                per_seed[row["seed"]].append(float(row["image_auroc"]))
+            values = [sum(v) / len(v) for v in per_seed.values()]
+        else:
+            values = _floats(matching, "image_auroc")
+        ours = sum(values) / len(values) if values else None
+        diff = f"{ours - paper:+.3f}" if ours is not None else "-"
+        lines.append(f"| {model} | {dataset} | {setting} | {shots} | {_stats(values)} | {paper:.3f} | {diff} |")
+    return "\n".join(lines)
+
+
+def _csv(path: str) -> Callable[[], list[dict[str, str]]]:
+    return lambda: read_rows(Path(path))
+
+
+def _merged(*paths: str) -> list[dict[str, str]]:
+    return [row for path in paths for row in read_rows(Path(path))]
+
+
+TABLES: dict[str, Callable[[], str]] = {
+    "devnet": lambda: comparison_table(read_rows(Path("benchmarks/results/devnet/results.csv")), ["DevNet", "PaDiM"]),
+    "devnet-paper": lambda: paper_table(read_rows(Path("benchmarks/results/devnet/results.csv")), ["DevNet"]),
+    "dra": lambda: comparison_table(
+        _merged("benchmarks/results/dra/results.csv", "benchmarks/results/devnet/results.csv"),
+        ["DRA", "DevNet", "PaDiM"],
+    ),
+    "dra-paper": lambda: paper_table(_merged("benchmarks/results/dra/results.csv"), ["DRA"]),
+}
+
+
+def update_markdown(path: Path, tables: dict[str, Callable[[], str]] = TABLES) -> bool:
+    """Rewrite the marked result blocks of one markdown file; return whether it changed."""
+    text = path.read_text()
+    pattern = re.compile(r"(<!-- results:([\w-]+) -->\n)(.*?)(<!-- /results:\2 -->)", re.DOTALL)
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(2)
+        if name not in tables:
+            msg = f"{path}: unknown results table '{name}' (known: {sorted(tables)})"
+            raise KeyError(msg)
+        return f"{match.group(1)}{tables[name]()}\n{match.group(4)}"
+
+    new = pattern.sub(replace, text)
+    if new != text:
+        path.write_text(new)
+    return new != text
+
+
+DEFAULT_FILES = [
+    "src/anomalib_contam/models/devnet/README.md",
+    "src/anomalib_contam/models/dra/README.md",
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``anomalib-contam report [FILES...]``: refresh the result tables in the READMEs."""
+    files = [Path(p) for p in (argv or DEFAULT_FILES)]
+    for path in files:
+        if path.is_file():
+            changed = update_markdown(path)
+            print(f"{path}: {'updated' if changed else 'unchanged'}")
+    return 0
