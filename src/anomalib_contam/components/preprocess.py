@@ -34,6 +34,24 @@ def make_pre_processor(image_size: int, backbone: str) -> PreProcessor:
     return PreProcessor(transform=Compose([Resize((image_size, image_size), antialias=False), Normalize(mean, std)]))
 
 
+def image_pyramid(images: torch.Tensor, n_scales: int) -> list[torch.Tensor]:
+    """Level ``l`` is the batch resized by ``2**-l`` with nearest interpolation (DevNet/DRA code).
+
+    Args:
+        images: ``(B, C, H, W)`` batch.
+        n_scales: Number of levels (1 = the batch only).
+
+    Returns:
+        The levels, full size first.
+    """
+    height, width = images.shape[-2:]
+    levels = [images]
+    for level in range(1, n_scales):
+        size = (max(height // 2**level, 1), max(width // 2**level, 1))
+        levels.append(torch.nn.functional.interpolate(images, size=size, mode="nearest"))
+    return levels
+
+
 def random_rotate(images: torch.Tensor, max_degrees: float) -> torch.Tensor:
     """Rotate each image by its own angle drawn from U(-max_degrees, max_degrees).
 

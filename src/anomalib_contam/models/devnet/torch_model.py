@@ -10,7 +10,7 @@ import torch.nn.functional as F  # noqa: N812
 from anomalib.data import InferenceBatch
 from torch import nn
 
-from anomalib_contam.components import FeatureExtractor, TopKHead
+from anomalib_contam.components import FeatureExtractor, TopKHead, image_pyramid
 
 
 class DevNetModel(nn.Module):
@@ -49,12 +49,7 @@ class DevNetModel(nn.Module):
 
     def pyramid(self, images: torch.Tensor) -> list[torch.Tensor]:
         """The pyramid levels of a batch (level 0 is the batch itself)."""
-        height, width = images.shape[-2:]
-        levels = [images]
-        for level in range(1, self.n_scales):
-            size = (max(height // 2**level, 1), max(width // 2**level, 1))
-            levels.append(F.interpolate(images, size=size, mode="nearest"))
-        return levels
+        return image_pyramid(images, self.n_scales)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor | InferenceBatch:
         """Score a batch of normalised images ``(B, 3, H, W)``."""

@@ -22,18 +22,22 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
-from anomalib import LearningType
 from anomalib.data import Batch
 from anomalib.data.utils import LabelName
 from anomalib.metrics import Evaluator
 from anomalib.models.components import AnomalibModule
-from anomalib.post_processing import PostProcessor
 from anomalib.visualization import Visualizer
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 from torch import nn
 
-from anomalib_contam.components import BatchComposition, backbone_normalization, make_pre_processor, random_rotate
+from anomalib_contam.components import (
+    BatchComposition,
+    DeviationModelMixin,
+    backbone_normalization,
+    make_pre_processor,
+    random_rotate,
+)
 from anomalib_contam.components.pseudo_anomaly import same_image_cutpaste
 from anomalib_contam.components.training import apply_recipe_length, check_finite
 from anomalib_contam.data.image_io import read_rgb_image
@@ -44,7 +48,7 @@ logger = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
 
-class DRA(AnomalibModule):
+class DRA(DeviationModelMixin, AnomalibModule):
     """Disentangled-abnormality network: seen, pseudo and latent-residual heads plus a normality head.
 
     Defaults follow the code's recipe (448 px, 2-level pyramid, batches of 32 normal slots + 16
@@ -150,11 +154,6 @@ class DRA(AnomalibModule):
         self._fixed_reference_images: torch.Tensor | None = None
         self._outlier_files: list[Path] = []
 
-    @property
-    def train_batch_composition(self) -> BatchComposition:
-        """Balanced batches (normal slots, plus the step's references, then labelled anomalies)."""
-        return self.composition
-
     # ------------------------------------------------------------------ hooks
     def on_fit_start(self) -> None:
         """Check the data has labelled anomalies; apply the recipe length; prepare references."""
@@ -167,8 +166,7 @@ class DRA(AnomalibModule):
             )
             raise ValueError(msg)
         apply_recipe_length(self.trainer, self.hparams.num_epochs)
-        if self.device.type == "cpu":
-            self.model.to(memory_format=torch.channels_last)
+        self.channels_last_on_cpu()
         if self.hparams.outlier_root:
             self._outlier_files = self._list_outliers(self.hparams.outlier_root)
         if self.hparams.fixed_reference:
@@ -178,6 +176,10 @@ class DRA(AnomalibModule):
         """Refresh the stored inference reference from clean training images."""
         if self.trainer.state.fn == TrainerFn.FITTING:
             self._refresh_inference_reference()
+
+    def on_test_start(self) -> None:
+        """channels_last on CPU for a model reloaded from a checkpoint too."""
+        self.channels_last_on_cpu()
 
     def on_train_end(self) -> None:
         """Store the final inference reference (also when validation is off)."""
@@ -233,12 +235,6 @@ class DRA(AnomalibModule):
                 raw = images[index] * self._std + self._mean
                 images[index] = (same_image_cutpaste(raw) - self._mean) / self._std
         return images
-
-    def validation_step(self, batch: Batch, *args, **kwargs) -> STEP_OUTPUT:
-        """Score the validation batch with the stored reference."""
-        del args, kwargs
-        predictions = self.model(batch.image)
-        return batch.update(**predictions._asdict())
 
     # ------------------------------------------------------------------ references
     def _train_dataset(self) -> Any:
@@ -297,18 +293,3 @@ class DRA(AnomalibModule):
         step, gamma = self.hparams.lr_step_epochs, self.hparams.lr_gamma
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: gamma ** ((epoch + 1) // step))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
-
-    @property
-    def trainer_arguments(self) -> dict[str, Any]:
-        """Hard requirements only: gradient clipping at 1.0 and no sanity validation."""
-        return {"gradient_clip_val": 1.0, "num_sanity_val_steps": 0}
-
-    @property
-    def learning_type(self) -> LearningType:
-        """ONE_CLASS: anomalib skips training for FEW_SHOT models (spec §1.4)."""
-        return LearningType.ONE_CLASS
-
-    @staticmethod
-    def configure_post_processor() -> PostProcessor:
-        """Anomalib's default post-processor."""
-        return PostProcessor()

@@ -15,7 +15,7 @@ import torch.nn.functional as F  # noqa: N812
 from anomalib.data import InferenceBatch
 from torch import nn
 
-from anomalib_contam.components import FeatureExtractor, TopKHead
+from anomalib_contam.components import FeatureExtractor, TopKHead, image_pyramid
 
 HEADS = ("normal", "seen", "pseudo", "residual")
 
@@ -122,13 +122,8 @@ class DRAModel(nn.Module):
         return getattr(self, f"reference_{level}")
 
     def pyramid(self, images: torch.Tensor) -> list[torch.Tensor]:
-        """Level ``l`` is the batch resized by ``2**-l`` (nearest, as in the code)."""
-        height, width = images.shape[-2:]
-        levels = [images]
-        for level in range(1, self.n_scales):
-            size = (max(height // 2**level, 1), max(width // 2**level, 1))
-            levels.append(F.interpolate(images, size=size, mode="nearest"))
-        return levels
+        """The pyramid levels of a batch (level 0 is the batch itself)."""
+        return image_pyramid(images, self.n_scales)
 
     def heads_forward(self, images: torch.Tensor, references: torch.Tensor | None = None) -> HeadOutputs:
         """All enabled heads on all images.
