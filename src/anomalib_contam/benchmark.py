@@ -25,6 +25,9 @@ Grid file (YAML)::
           - {setting: contaminated, ratio: 0.1, overrides: {overlap: true}}
     seeds: [0, 1, 2]
 
+A model entry may carry ``seeds`` (overriding the dataset's), ``only`` (setting names) and
+``skip`` (a list of partial settings, e.g. ``[{setting: general, shots: 1}]``).
+
 Each run appends one row to ``benchmarks/results/<suite>/results.csv``; finished rows are
 skipped when the grid is run again (resume); a failed run is a row whose ``error`` says why.
 """
@@ -186,6 +189,8 @@ def expand_grid(grid: dict[str, Any]) -> Iterator[Run]:
             for model in grid["models"]:
                 if "only" in model and setting.get("setting") not in model["only"]:
                     continue
+                if any(all(setting.get(k) == v for k, v in rule.items()) for rule in model.get("skip", [])):
+                    continue
                 for seed in model.get("seeds", dataset.get("seeds", grid.get("seeds", [0]))):
                     yield Run(
                         model=model,
@@ -338,8 +343,13 @@ def run_grid(
     out_dir = Path(results_root) / suite
     csv_path = out_dir / "results.csv"
     done = {tuple(row[c] for c in KEY_COLUMNS) for row in read_rows(csv_path) if not row.get("error")}
-    todo = [run for run in expand_grid(grid) if _resolved_key(run) not in done]
-    print(f"suite '{suite}': {len(todo)} run(s) to do, {len(done)} done")
+    todo: list[Run] = []
+    for run in expand_grid(grid):  # a key listed twice in the grid runs once
+        key = _resolved_key(run)
+        if key not in done:
+            done.add(key)
+            todo.append(run)
+    print(f"suite '{suite}': {len(todo)} run(s) to do, {len(done) - len(todo)} done")
     if dry_run:
         for run in todo:
             print("  ", run.key())

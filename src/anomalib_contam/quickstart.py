@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         print(f"  {row['image']:<14} label={row['label']}  {row['openvino_score']:.5f} vs {row['pytorch_score']:.5f}")
     print(f"metrics       : {run_dir / 'metrics.json'}")
-    print(f"heatmaps      : {run_dir / 'images'}")
+    print(f"heatmaps      : {run_dir / 'images'} (one PNG per test image)")
     print(f"manifest      : {run_dir / 'manifest.json'}")
     print(f"checkpoint    : {run_dir / 'weights' / 'lightning' / 'model.ckpt'}")
     print(f"OpenVINO model: {exported}")
