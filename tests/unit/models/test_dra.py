@@ -106,3 +106,28 @@ def test_lr_schedule_is_stepped_before_each_epoch() -> None:
     assert lrs[8] == pytest.approx(2e-4)
     assert lrs[9] == pytest.approx(2e-5)
     assert lrs[19] == pytest.approx(2e-6)
+
+
+def test_stored_reference_is_deterministic_and_follows_the_training_distribution() -> None:
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    images = torch.rand(6, 3, 64, 64)
+
+    class _Dataset:
+        samples = pd.DataFrame({"label_index": [0] * 6, "role": ["clean"] * 6})
+
+        def __getitem__(self, index: int):
+            return SimpleNamespace(image=images[index])
+
+    def stored(augment: bool) -> torch.Tensor:
+        torch.manual_seed(123)  # a different global RNG state must not matter
+        model = DRA(pretrained=False, image_size=64, inference_references=6, reference_augmentation=augment)
+        model._train_dataset = lambda: _Dataset()
+        model._refresh_inference_reference()
+        return model.model.reference(0).clone()
+
+    first, second = stored(True), stored(True)
+    assert torch.equal(first, second)
+    assert not torch.equal(first, stored(False))

@@ -73,6 +73,9 @@ class DRA(DeviationModelMixin, AnomalibModule):
         fixed_reference: The paper's variant: one fixed, seeded set of ``n_references`` clean
             normal images (no augmentation) for training and inference.
         inference_references: Clean training images averaged into the stored inference reference.
+        reference_augmentation: Give the stored reference the training references' distribution
+            (about half CutMix, all rotated, as the code's test-time references), with a fixed seed
+            so it stays deterministic; ``False`` averages the plain images.
         reference_seed: Seed of the choice of reference images.
         outlier_root: Optional folder of external images used as pseudo anomalies (outlier
             exposure, for medical data) instead of CutMix.
@@ -105,6 +108,7 @@ class DRA(DeviationModelMixin, AnomalibModule):
         pseudo_probability: float = 0.5,
         fixed_reference: bool = False,
         inference_references: int = 32,
+        reference_augmentation: bool = True,
         reference_seed: int = 0,
         outlier_root: str | None = None,
         steps_per_epoch: int = 20,
@@ -265,6 +269,11 @@ class DRA(DeviationModelMixin, AnomalibModule):
         if images is None:
             logger.warning("DRA: no training data to compute the inference reference; keeping the stored one")
             return
+        if self.hparams.reference_augmentation and not self.hparams.fixed_reference:
+            with torch.random.fork_rng(devices=[images.device] if images.device.type == "cuda" else []):
+                torch.manual_seed(self.hparams.reference_seed)
+                images = self._with_pseudo(images, torch.rand(len(images)) < 0.5)
+                images = random_rotate(images, self.hparams.rotation_degrees)
         was_training = self.model.training
         self.model.eval()
         sums = None
