@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -261,11 +262,19 @@ class ContaminatedDataModule(AnomalibDataModule):
         raise NotImplementedError
 
     def prepare_data(self) -> None:
-        """Delegate to the inner datamodule (anomalib's download path for online users)."""
+        """Delegate to the inner datamodule (anomalib's download path for online users).
+
+        A failed download (offline) must not leave behind the empty folder anomalib creates, which
+        later runs would take for an already downloaded dataset: a root that did not exist before
+        is removed again.
+        """
+        root = getattr(self.datamodule, "root", None)
+        root_existed = root is None or Path(root).exists()
         try:
             self.datamodule.prepare_data()
         except OSError as exc:
-            root = getattr(self.datamodule, "root", None)
+            if not root_existed and Path(root).is_dir():
+                shutil.rmtree(root, ignore_errors=True)
             msg = (
                 f"{self.datamodule.name}: dataset not found at '{root}' and it could not be downloaded "
                 f"({exc}). Point 'root' at the extracted dataset."

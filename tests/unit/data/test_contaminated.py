@@ -182,3 +182,19 @@ def test_empty_good_folder_is_an_error(tmp_path: Path) -> None:
     folder = Folder(name="empty", root=tmp_path, normal_dir="good", abnormal_dir="bad", num_workers=0)
     with pytest.raises((FileNotFoundError, ValueError, RuntimeError), match=r"empty|no normal|found"):
         ContaminatedDataModule(folder).setup()
+
+
+def test_failed_download_leaves_no_folder_behind(tmp_path: Path) -> None:
+    from urllib.error import URLError
+
+    root = tmp_path / "not_yet_downloaded"
+    inner = mvtec(root)
+
+    def failing_download() -> None:
+        (root / "synth").mkdir(parents=True)  # what a broken download leaves
+        raise URLError("offline")
+
+    inner.prepare_data = failing_download
+    with pytest.raises(FileNotFoundError, match="not_yet_downloaded"):
+        ContaminatedDataModule(inner).prepare_data()
+    assert not root.exists()

@@ -124,7 +124,7 @@ def test_stored_reference_is_deterministic_and_follows_the_training_distribution
     def stored(augment: bool) -> torch.Tensor:
         torch.manual_seed(123)  # a different global RNG state must not matter
         model = DRA(pretrained=False, image_size=64, inference_references=6, reference_augmentation=augment)
-        model._train_dataset = lambda: _Dataset()
+        model._train_dataset = _Dataset
         model._refresh_inference_reference()
         return model.model.reference(0).clone()
 
