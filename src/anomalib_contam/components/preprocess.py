@@ -13,7 +13,7 @@ from torchvision.transforms.v2 import functional as tvf
 from anomalib_contam.components.backbone import backbone_normalization
 
 
-def make_pre_processor(image_size: int, backbone: str) -> PreProcessor:
+def make_pre_processor(image_size: int, backbone: str, normalize: bool = True) -> PreProcessor:
     """Resize to a square ``image_size`` and normalise as the backbone expects.
 
     Only deterministic transforms live here: they are baked into the exported model. Resizing
@@ -23,6 +23,7 @@ def make_pre_processor(image_size: int, backbone: str) -> PreProcessor:
     Args:
         image_size: Side of the square model input.
         backbone: timm backbone name (its normalisation is used).
+        normalize: Add the backbone's normalisation (ADL's code feeds [0, 1] images).
 
     Returns:
         The pre-processor.
@@ -30,8 +31,11 @@ def make_pre_processor(image_size: int, backbone: str) -> PreProcessor:
     if image_size < 32:
         msg = f"image_size must be >= 32, got {image_size}"
         raise ValueError(msg)
+    resize = Resize((image_size, image_size), antialias=False)
+    if not normalize:
+        return PreProcessor(transform=Compose([resize]))
     mean, std = backbone_normalization(backbone)
-    return PreProcessor(transform=Compose([Resize((image_size, image_size), antialias=False), Normalize(mean, std)]))
+    return PreProcessor(transform=Compose([resize, Normalize(mean, std)]))
 
 
 def image_pyramid(images: torch.Tensor, n_scales: int) -> list[torch.Tensor]:

@@ -3,7 +3,8 @@
 
 """The package's anomalib models (importing this registers them with anomalib's CLI)."""
 
+from anomalib_contam.models.adl import ADL
 from anomalib_contam.models.devnet import DevNet
 from anomalib_contam.models.dra import DRA
 
-__all__ = ["DRA", "DevNet"]
+__all__ = ["ADL", "DRA", "DevNet"]

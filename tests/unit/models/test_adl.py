@@ -1,0 +1,64 @@
+# Copyright (C) 2026 anomalib-contam contributors
+# SPDX-License-Identifier: Apache-2.0
+
+import pytest
+import torch
+from anomalib.data import InferenceBatch
+
+from anomalib_contam import ADL
+from anomalib_contam.models.adl import ADLLoss, ADLModel
+
+
+def test_multiscale_features_heads_and_shapes() -> None:
+    model = ADLModel(pretrained=False)
+    assert model.score_head.scorer.in_channels == 40 + 112 + 320
+    images = torch.rand(3, 3, 64, 64)
+    model.train()
+    out = model(images)
+    assert out.scores.shape == (3,)
+    assert ((out.probabilities > 0) & (out.probabilities < 1)).all()
+    assert out.segmentation.shape == (3, 2, 64, 64)
+    model.eval()
+    with torch.no_grad():
+        inference = model(images)
+    assert isinstance(inference, InferenceBatch)
+    assert inference.anomaly_map.shape == (3, 1, 64, 64)
+
+
+def test_loss_burn_in_then_soft_targets_and_weights() -> None:
+    torch.manual_seed(0)
+    loss = ADLLoss()
+    scores = torch.tensor([0.1, 0.2, 8.0, 9.0], requires_grad=True)
+    probs = torch.tensor([0.1, 0.2, 0.8, 0.9], requires_grad=True)
+    seg = torch.zeros(4, 2, 8, 8, requires_grad=True)
+    targets = torch.tensor([0, 0, 1, 1])
+    masks = torch.zeros(4, 8, 8, dtype=torch.long)
+    burn = loss(scores, probs, seg, targets, masks, burn_in=True)
+    assert torch.allclose(burn.deviation_weights, torch.full((4,), 0.25))
+    after = loss(scores, probs, seg, targets, masks, burn_in=False)
+    assert after.deviation_weights.sum().item() == pytest.approx(1.0)
+    assert not torch.allclose(after.deviation_weights, torch.full((4,), 0.25))
+    after.total.backward()
+    assert torch.isfinite(scores.grad).all()
+    uniform = ADLLoss(reweight=False)(scores, probs, seg, targets, masks, burn_in=False)
+    assert torch.allclose(uniform.deviation_weights, torch.full((4,), 0.25))
+
+
+def test_schedule_and_contract() -> None:
+    model = ADL(pretrained=False, image_size=64, steps_per_epoch=20, num_epochs=25, batch_normal=3, batch_pseudo=5)
+    assert model.burn_in_steps() == 30  # floor(0.06 * 500)
+    assert model.current_lambda(100) == pytest.approx(0.1)
+    warm = ADL(pretrained=False, image_size=64, lambda_warmup=True)
+    assert warm.current_lambda(0) == pytest.approx(1.0)
+    assert warm.current_lambda(90) == pytest.approx(0.1)
+    composition = model.train_batch_composition
+    assert (composition.n_normal, composition.n_anomalous) == (8, 0)
+    # The code feeds [0, 1] images: no Normalize in the exported pre-processing.
+    assert [type(t).__name__ for t in model.pre_processor.transform.transforms] == ["Resize"]
+
+
+def test_missing_texture_folder_falls_back_with_a_warning(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
+    assert ADL._texture_folder(str(tmp_path / "nope")) is None
+    assert "Perlin-noise textures" in caplog.text
+    (tmp_path / "t").mkdir()
+    assert ADL._texture_folder(str(tmp_path / "t")) is None
