@@ -109,3 +109,15 @@ def test_anomalib_train_dra_by_bare_name(workspace: Path) -> None:
                 "--default_root_dir", str(workspace / "dra")], workspace)  # fmt: skip
     assert "image_AUROC" in out.stdout
     assert list((workspace / "dra").rglob("model.ckpt"))
+
+
+def test_anomalib_train_adl_by_bare_name_writes_the_audit(workspace: Path) -> None:
+    config = yaml.safe_load((workspace / "data.yaml").read_text())
+    config["init_args"].update({"n_labeled_anomalies": 0, "contamination_ratio": 0.2, "overlap": True})
+    (workspace / "contaminated.yaml").write_text(yaml.safe_dump(config))
+    out = _run([str(BIN / "anomalib"), "train", "--model", "ADL", "--data", "contaminated.yaml",
+                "--model.pretrained", "false", "--model.image_size", "64", "--model.batch_normal", "2",
+                "--model.batch_pseudo", "2", "--model.steps_per_epoch", "2", "--model.num_epochs", "1",
+                "--trainer.max_epochs", "1", "--default_root_dir", str(workspace / "adl")], workspace)  # fmt: skip
+    assert "image_AUROC" in out.stdout
+    assert list((workspace / "adl").rglob("training_audit.csv"))
