@@ -8,10 +8,10 @@ the ``<arch>.packaged`` timm tags that give anomalib's stock models the packaged
 """
 
 from anomalib_contam.components.backbone import register_packaged_pretrained_tags
-from anomalib_contam.models import ADL, DRA, DevNet
+from anomalib_contam.models import AD2, ADL, DRA, DevNet
 
 __version__ = "0.1.0"
 
 register_packaged_pretrained_tags()
 
-__all__ = ["ADL", "DRA", "DevNet", "__version__"]
+__all__ = ["AD2", "ADL", "DRA", "DevNet", "__version__"]

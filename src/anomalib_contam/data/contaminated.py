@@ -175,6 +175,9 @@ class ContaminatedDataModule(AnomalibDataModule):
             setting (default ``n_labeled_anomalies``; DRA's 1-shot protocol uses 10).
         seed: Seed of every selection. File lists are sorted before the seeded shuffle.
         verify_files: Decode-check every image at setup so a corrupt file fails early, named.
+        clean_holdout_ratio: Share of the clean training normals split off (seeded) *before* any
+            injection into ``clean_holdout_data``: never trained on, never contaminated (AD²'s
+            map-normalisation quantiles come from it). Injection counts use the remaining images.
     """
 
     def __init__(
@@ -192,6 +195,7 @@ class ContaminatedDataModule(AnomalibDataModule):
         test_holdout: int | None = None,
         seed: int = 42,
         verify_files: bool = True,
+        clean_holdout_ratio: float = 0.0,
     ) -> None:
         if not isinstance(datamodule, AnomalibDataModule):
             msg = f"datamodule must be an anomalib AnomalibDataModule, got {type(datamodule).__name__}"
@@ -240,6 +244,11 @@ class ContaminatedDataModule(AnomalibDataModule):
         self.test_holdout = int(test_holdout) if test_holdout is not None else self.n_labeled_anomalies
         self.seed = int(seed)
         self.verify_files = verify_files
+        if not 0.0 <= float(clean_holdout_ratio) < 1.0:
+            msg = f"clean_holdout_ratio must be in [0, 1), got {clean_holdout_ratio}"
+            raise ValueError(msg)
+        self.clean_holdout_ratio = float(clean_holdout_ratio)
+        self.clean_holdout_data: ContaminatedDataset | None = None
         self.manifest: dict[str, Any] = {}
         self._rewritten = False
 
@@ -318,6 +327,13 @@ class ContaminatedDataModule(AnomalibDataModule):
             raise ValueError(msg)
 
         train = train.assign(role=ROLE_CLEAN, true_label_index=train["label_index"], copy_index=0, perturb=False)
+        holdout = train.iloc[:0]
+        if self.clean_holdout_ratio > 0:
+            normal_rows = train[train["label_index"] == LabelName.NORMAL].sort_values("image_path", kind="stable")
+            order = np.random.RandomState(self.seed + 1).permutation(len(normal_rows))
+            n_holdout = max(1, math.floor(self.clean_holdout_ratio * len(normal_rows)))
+            holdout = normal_rows.iloc[order[:n_holdout]]
+            train = train[~train["image_path"].isin(set(holdout["image_path"]))]
         train["defect_class"] = _defect_classes(train).where(train["label_index"] == LabelName.ABNORMAL, "good")
         test = test.assign(defect_class=_defect_classes(test)).reset_index(drop=True)
         test.loc[test["label_index"] != LabelName.ABNORMAL, "defect_class"] = "good"
@@ -368,12 +384,14 @@ class ContaminatedDataModule(AnomalibDataModule):
             "seed": self.seed,
         }
         if self.verify_files:
-            frames = [new_train, new_test] + ([new_val] if new_val is not None else [])
+            frames = [new_train, new_test, holdout] + ([new_val] if new_val is not None else [])
             verify_images(sorted(set(pd.concat(frames)["image_path"])))
         self.train_data = ContaminatedDataset(new_train, **dataset_args)
         self.test_data = ContaminatedDataset(new_test, **dataset_args)
         if new_val is not None:
             self.val_data = ContaminatedDataset(new_val, **dataset_args)
+        if len(holdout):
+            self.clean_holdout_data = ContaminatedDataset(holdout.assign(defect_class="good"), **dataset_args)
         self.manifest = self._build_manifest(labeled, contaminants, copies, new_train, new_val, new_test)
 
     def _select_labeled(self, pool: pd.DataFrame, rng: np.random.RandomState) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -522,8 +540,14 @@ class ContaminatedDataModule(AnomalibDataModule):
                 "known_class": self.known_class,
                 "test_holdout": self.test_holdout,
                 "seed": self.seed,
+                "clean_holdout_ratio": self.clean_holdout_ratio,
             },
-            "counts": {"train": counts(train), "val": counts(val), "test": counts(test)},
+            "counts": {
+                "train": counts(train),
+                "val": counts(val),
+                "test": counts(test),
+                "clean_holdout": len(self.clean_holdout_data) if self.clean_holdout_data is not None else 0,
+            },
             "injected": sorted(injected.values(), key=lambda entry: (entry["role"], entry["image_path"])),
         }
 

@@ -1,0 +1,122 @@
+# Copyright (C) 2026 anomalib-contam contributors
+# SPDX-License-Identifier: Apache-2.0
+
+"""AD²'s student-teacher loss: NMFE and ATDR replace EfficientAD's hard-feature loss (spec §5.2.3-5.2.4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+
+from anomalib_contam.models.ad2.torch_model import hard_mean, reduce_elements
+
+
+@dataclass
+class STLoss:
+    """The student-teacher loss and ATDR's bookkeeping for the audit."""
+
+    total: torch.Tensor
+    outlier_index: int | None = None
+    distances: torch.Tensor | None = None
+
+
+def nmfe_loss(
+    distances: torch.Tensor, p_large: float = 0.999, omega: float = 0.1, p_hard: float = 0.999
+) -> torch.Tensor:
+    """Non-Major Feature Elimination.
+
+    Batch mean of the distances, with the elements whose batch std is in the top ``1 - p_large``
+    (where the batch disagrees: likely a contaminant's features) down-weighted by ``omega``; then the
+    hard-feature mean at the ``p_hard`` quantile of that weighted mean.
+
+    Args:
+        distances: ``(B, C, H, W)`` elementwise squared student-teacher distances.
+        p_large: Quantile of the batch std above which elements are down-weighted.
+        omega: Weight of those elements.
+        p_hard: Quantile of the hard-feature selection.
+
+    Returns:
+        The loss.
+    """
+    mean = distances.mean(dim=0)
+    spread = distances.detach().std(dim=0)
+    large = torch.quantile(reduce_elements(spread), p_large)
+    weights = torch.where(spread >= large, torch.full_like(spread, omega), torch.ones_like(spread))
+    return hard_mean(weights * mean, p_hard)
+
+
+def atdr_outlier(features: torch.Tensor, distance: str = "l2") -> tuple[int, torch.Tensor]:
+    """The batch sample farthest from the others (sum of distances), and every sample's summed distance.
+
+    Args:
+        features: ``(B, ...)`` detached student features.
+        distance: ``"l2"`` or ``"cosine"``.
+
+    Returns:
+        ``(index, summed_distances (B,))``.
+    """
+    flat = features.detach().flatten(1).float()
+    if distance == "cosine":
+        unit = F.normalize(flat, dim=1)
+        pairwise = 1.0 - unit @ unit.T
+    elif distance == "l2":
+        pairwise = torch.cdist(flat, flat)
+    else:
+        msg = f"atdr_dist must be 'l2' or 'cosine', got '{distance}'"
+        raise ValueError(msg)
+    summed = pairwise.sum(dim=1)
+    return int(torch.argmax(summed)), summed
+
+
+def st_loss(
+    distances: torch.Tensor,
+    student_features: torch.Tensor,
+    nmfe: bool,
+    atdr: bool,
+    xi: float = 0.1,
+    p_hard: float = 0.999,
+    p_large: float = 0.999,
+    omega: float = 0.1,
+    atdr_dist: str = "l2",
+    atdr_reduction: str = "hard",
+) -> STLoss:
+    """The student-teacher term: EfficientAD's hard loss (both off), L_NMFE, L_ATDR or their sum.
+
+    Args:
+        distances: ``(B, C, H, W)`` squared distances.
+        student_features: The student's teacher-mimicking channels (for ATDR's distances).
+        nmfe: Use NMFE.
+        atdr: Use ATDR.
+        xi: Weight of the removed sample's loss in ATDR.
+        p_hard: Hard-feature quantile.
+        p_large: NMFE's std quantile.
+        omega: NMFE's down-weight.
+        atdr_dist: ``l2`` or ``cosine``.
+        atdr_reduction: ``hard`` (EfficientAD's hard loss on the subset) or ``mean``.
+
+    Returns:
+        The loss and, with ATDR, the removed sample and the summed distances.
+    """
+    if (nmfe or atdr) and distances.shape[0] < 2:
+        msg = "NMFE and ATDR need batch statistics: use a training batch size of at least 2"
+        raise ValueError(msg)
+    if not (nmfe or atdr):
+        return STLoss(hard_mean(distances, p_hard))
+    total = torch.zeros((), device=distances.device, dtype=distances.dtype)
+    result = STLoss(total)
+    if nmfe:
+        total = total + nmfe_loss(distances, p_large, omega, p_hard)
+    if atdr:
+        index, summed = atdr_outlier(student_features, atdr_dist)
+        keep = torch.ones(distances.shape[0], dtype=torch.bool, device=distances.device)
+        keep[index] = False
+
+        def reduce(subset: torch.Tensor) -> torch.Tensor:
+            return hard_mean(subset, p_hard) if atdr_reduction == "hard" else subset.mean()
+
+        total = total + reduce(distances[keep]) + xi * reduce(distances[~keep])
+        result.outlier_index, result.distances = index, summed
+    result.total = total
+    return result

@@ -1,0 +1,204 @@
+# Copyright (C) 2026 anomalib-contam contributors
+# SPDX-License-Identifier: Apache-2.0
+
+"""AD² network: EfficientAD's inference graph (teacher, student, autoencoder), spec §5.
+
+The PDN and autoencoder blocks are anomalib's own (imported, Apache-2.0). Two teachers:
+
+- ``pdn``: EfficientAD's distilled PDN teacher (384 channels) from its weights file;
+- ``backbone``: a frozen pretrained backbone (default the packaged EfficientNet-Lite0, offline),
+  stages 2 and 3 resized to the student's output grid, with a student of matching width.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from anomalib.data import InferenceBatch
+from anomalib.models.image.efficient_ad.torch_model import (
+    AutoEncoder,
+    MediumPatchDescriptionNetwork,
+    SmallPatchDescriptionNetwork,
+    imagenet_norm_batch,
+)
+from torch import nn
+
+from anomalib_contam.components import FeatureExtractor, backbone_normalization
+
+PDN_TEACHER_CHANNELS = 384
+QUANTILE_LIMIT = 2**24  # torch.quantile's input limit
+
+
+class TeacherError(ValueError):
+    """A teacher that cannot be used (missing or unreadable file, wrong architecture or shape)."""
+
+
+class BackboneTeacher(nn.Module):
+    """Frozen pretrained backbone as teacher: two stages, concatenated (normalised as the backbone expects).
+
+    Args:
+        backbone: timm backbone name.
+        weights_path: Explicit backbone weights file.
+        stages: Backbone stages to concatenate (default strides 8 and 16).
+    """
+
+    def __init__(self, backbone: str, weights_path: str | None = None, stages: tuple[int, ...] = (2, 3)) -> None:
+        super().__init__()
+        self.extractor = FeatureExtractor(backbone, stages, pretrained=True, weights_path=weights_path)
+        self.out_channels = sum(self.extractor.channels)
+        mean, std = backbone_normalization(backbone)
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+        self.requires_grad_(False)
+        self.eval()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Features ``(B, C, h, w)`` at the first stage's resolution, images in [0, 1]."""
+        features = self.extractor((images - self.mean) / self.std)
+        size = features[0].shape[-2:]
+        return torch.cat([F.interpolate(f, size=size, mode="bilinear", align_corners=False) for f in features], 1)
+
+    def train(self, mode: bool = True) -> BackboneTeacher:
+        """Stay frozen in eval mode (BN statistics included)."""
+        del mode
+        return super().train(False)
+
+
+def load_pdn_teacher(path: str | Path, model_size: str) -> nn.Module:
+    """EfficientAD's PDN teacher from a weights file.
+
+    Raises:
+        TeacherError: Missing or unreadable file, or a state dict of another architecture (names the file).
+    """
+    path = Path(path)
+    if not path.is_file():
+        msg = (
+            f"EfficientAD teacher weights not found: {path}. Ways out: download anomalib's "
+            "efficientad_pretrained_weights (anomalib does it when online) into that folder, pass "
+            "teacher_weights=<file>, or use teacher='backbone' (offline, packaged weights)."
+        )
+        raise TeacherError(msg)
+    network = (MediumPatchDescriptionNetwork if model_size == "medium" else SmallPatchDescriptionNetwork)(
+        out_channels=PDN_TEACHER_CHANNELS,
+    )
+    try:
+        state_dict = torch.load(path, map_location="cpu", weights_only=True)
+        network.load_state_dict(state_dict)
+    except Exception as exc:
+        msg = f"teacher weights file {path} does not hold a {model_size} PDN teacher: {exc}"
+        raise TeacherError(msg) from exc
+    network.requires_grad_(False)
+    return network.eval()
+
+
+def reduce_elements(tensor: torch.Tensor, limit: int = QUANTILE_LIMIT) -> torch.Tensor:
+    """Flatten; keep an evenly strided subset when larger than ``torch.quantile`` accepts."""
+    flat = tensor.flatten()
+    if flat.numel() <= limit:
+        return flat
+    step = -(-flat.numel() // limit)
+    return flat[::step]
+
+
+def hard_mean(distances: torch.Tensor, quantile: float = 0.999) -> torch.Tensor:
+    """EfficientAD's hard-feature loss: mean of the elements at or above the quantile."""
+    threshold = torch.quantile(reduce_elements(distances.detach()), quantile)
+    return distances[distances >= threshold].mean()
+
+
+class AD2Model(nn.Module):
+    """Teacher, student and autoencoder; eval returns ``InferenceBatch(pred_score, anomaly_map)``.
+
+    Args:
+        teacher: ``"backbone"`` (frozen pretrained backbone, offline) or ``"pdn"`` (EfficientAD's).
+        teacher_weights: Weights file of the PDN teacher.
+        backbone: Backbone of the ``backbone`` teacher.
+        backbone_weights_path: Explicit weights of that backbone.
+        model_size: ``"small"`` or ``"medium"`` PDN student (and PDN teacher).
+        pad_maps: Pad the 56x56 maps by 4 before resizing (EfficientAD does, for its valid convs).
+    """
+
+    def __init__(
+        self,
+        teacher: str = "backbone",
+        teacher_weights: str | None = None,
+        backbone: str = "tf_efficientnet_lite0",
+        backbone_weights_path: str | None = None,
+        model_size: str = "medium",
+        pad_maps: bool = True,
+    ) -> None:
+        super().__init__()
+        if teacher not in {"backbone", "pdn"}:
+            msg = f"teacher must be 'backbone' or 'pdn', got '{teacher}'"
+            raise ValueError(msg)
+        if model_size not in {"small", "medium"}:
+            msg = f"model_size must be 'small' or 'medium', got '{model_size}'"
+            raise ValueError(msg)
+        self.teacher_kind = teacher
+        if teacher == "pdn":
+            self.teacher = load_pdn_teacher(teacher_weights or default_pdn_teacher_path(model_size), model_size)
+            channels = PDN_TEACHER_CHANNELS
+        else:
+            self.teacher = BackboneTeacher(backbone, backbone_weights_path)
+            channels = self.teacher.out_channels
+        self.channels = channels
+        pdn = MediumPatchDescriptionNetwork if model_size == "medium" else SmallPatchDescriptionNetwork
+        self.student = pdn(out_channels=2 * channels)
+        self.ae = AutoEncoder(out_channels=channels, padding=False)
+        self.pad_maps = pad_maps
+        self.register_buffer("teacher_mean", torch.zeros(1, channels, 1, 1))
+        self.register_buffer("teacher_std", torch.ones(1, channels, 1, 1))
+        self.register_buffer("quantiles", torch.tensor([0.0, 1.0, 0.0, 1.0]))  # qa_st, qb_st, qa_ae, qb_ae
+
+    def teacher_features(self, images: torch.Tensor, size: torch.Size | tuple[int, int]) -> torch.Tensor:
+        """Raw teacher output on the student's grid ``size`` (no grad)."""
+        with torch.no_grad():
+            features = self.teacher(imagenet_norm_batch(images) if self.teacher_kind == "pdn" else images)
+            if features.shape[-2:] != tuple(size):
+                features = F.interpolate(features, size=tuple(size), mode="bilinear", align_corners=False)
+        return features
+
+    def normalized_teacher(self, images: torch.Tensor, size: torch.Size | tuple[int, int]) -> torch.Tensor:
+        """Teacher output normalised per channel with the statistics of the training images."""
+        return (self.teacher_features(images, size) - self.teacher_mean) / self.teacher_std
+
+    def student_teacher(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Student output ``(B, 2C, h, w)`` and the elementwise squared distance to the teacher ``(B, C, h, w)``."""
+        student = self.student(images)
+        teacher = self.normalized_teacher(images, student.shape[-2:])
+        return student, (teacher - student[:, : self.channels]) ** 2
+
+    def raw_maps(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Unnormalised student-teacher and student-autoencoder maps at the input size."""
+        student, distance = self.student_teacher(images)
+        autoencoder = self.ae(images, images.shape[-2:])
+        if autoencoder.shape[-2:] != student.shape[-2:]:
+            autoencoder = F.interpolate(autoencoder, size=student.shape[-2:], mode="bilinear", align_corners=False)
+        map_st = distance.mean(dim=1, keepdim=True)
+        map_ae = ((autoencoder - student[:, self.channels :]) ** 2).mean(dim=1, keepdim=True)
+        if self.pad_maps:
+            map_st, map_ae = F.pad(map_st, (4, 4, 4, 4)), F.pad(map_ae, (4, 4, 4, 4))
+        size = images.shape[-2:]
+        map_st = F.interpolate(map_st, size=size, mode="bilinear", align_corners=False)
+        map_ae = F.interpolate(map_ae, size=size, mode="bilinear", align_corners=False)
+        return map_st, map_ae
+
+    def forward(self, images: torch.Tensor) -> InferenceBatch:
+        """Combined map 0.5 (map_st + map_ae), each quantile-normalised; image score = its max."""
+        map_st, map_ae = self.raw_maps(images)
+        qa_st, qb_st, qa_ae, qb_ae = self.quantiles
+        map_st = 0.1 * (map_st - qa_st) / (qb_st - qa_st)
+        map_ae = 0.1 * (map_ae - qa_ae) / (qb_ae - qa_ae)
+        anomaly_map = 0.5 * map_st + 0.5 * map_ae
+        return InferenceBatch(pred_score=anomaly_map.amax(dim=(1, 2, 3)), anomaly_map=anomaly_map)
+
+
+def default_pdn_teacher_path(model_size: str) -> Path:
+    """Where anomalib caches EfficientAD's teacher weights."""
+    from anomalib.utils.path import get_pretrained_weights_dir
+
+    return (
+        Path(get_pretrained_weights_dir()) / "efficientad_pretrained_weights" / f"pretrained_teacher_{model_size}.pth"
+    )
