@@ -68,7 +68,12 @@ def test_pre_processor_uses_backbone_normalisation_and_size() -> None:
     assert list(normalize.mean) == [0.5, 0.5, 0.5]
 
 
-def test_get_model_resolves_the_plugin_by_name() -> None:
-    from anomalib.models import get_model
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [("DevNet", {"pretrained": False}), ("DRA", {"pretrained": False}), ("ADL", {"pretrained": False}), ("AD2", {})],
+)
+def test_get_model_resolves_every_plugin_model_by_name(name: str, kwargs: dict) -> None:
+    from anomalib.models import get_model, list_models
 
-    assert isinstance(get_model("DevNet", pretrained=False), DevNet)
+    assert type(get_model(name, **kwargs)).__name__ == name
+    assert name in list_models(case="pascal")
