@@ -32,13 +32,13 @@ from torchvision.transforms.v2 import functional as tvf
 
 from anomalib_contam.components import BatchComposition, make_pre_processor
 from anomalib_contam.components.audit import AuditRecord, write_training_audit
+from anomalib_contam.components.images import iterate_dataset, list_images
 from anomalib_contam.components.training import apply_recipe_length, check_finite
 from anomalib_contam.data.image_io import read_rgb_image
 from anomalib_contam.models.ad2.loss import st_loss
 from anomalib_contam.models.ad2.torch_model import AD2Model, reduce_elements
 
 logger = logging.getLogger(__name__)
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
 
 class AD2(AnomalibModule):
@@ -143,10 +143,7 @@ class AD2(AnomalibModule):
         apply_recipe_length(self.trainer, self.hparams.num_epochs)
         root = self.hparams.penalty_root
         if root:
-            folder = Path(root)
-            files = (
-                sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
-            )
+            files = list_images(root)
             if not files:
                 msg = f"penalty_root '{root}' holds no images; pass a folder of natural images or leave it unset"
                 raise FileNotFoundError(msg)
@@ -161,17 +158,9 @@ class AD2(AnomalibModule):
         datamodule = getattr(self.trainer, "datamodule", None)
         return getattr(datamodule, "train_data", None)
 
-    def _iterate_images(self, dataset: Any, rows: list[int], chunk: int = 16):  # noqa: ANN202
-        augmentations, dataset.augmentations = dataset.augmentations, None
-        try:
-            for start in range(0, len(rows), chunk):
-                items = [dataset[int(index)] for index in rows[start : start + chunk]]
-                images = [item.image.to(self.device)[None] for item in items]
-                if self.pre_processor is not None:
-                    images = [self.pre_processor.transform(image) for image in images]
-                yield items, torch.cat(images)
-        finally:
-            dataset.augmentations = augmentations
+    def _iterate_images(self, dataset: Any, rows: list[int]):  # noqa: ANN202
+        transform = self.pre_processor.transform if self.pre_processor is not None else None
+        return iterate_dataset(dataset, rows, self.device, transform)
 
     @torch.no_grad()
     def _teacher_statistics(self) -> None:

@@ -39,12 +39,12 @@ from anomalib_contam.components import (
     random_rotate,
 )
 from anomalib_contam.components.audit import AuditRecord, write_training_audit
+from anomalib_contam.components.images import iterate_dataset, list_images
 from anomalib_contam.components.training import apply_recipe_length, check_finite
 from anomalib_contam.models.adl.loss import ADLLoss
 from anomalib_contam.models.adl.torch_model import ADLModel
 
 logger = logging.getLogger(__name__)
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
 
 class ADL(DeviationModelMixin, AnomalibModule):
@@ -175,15 +175,13 @@ class ADL(DeviationModelMixin, AnomalibModule):
     def _texture_folder(texture_root: str | None) -> str | None:
         if not texture_root:
             return None
-        folder = Path(texture_root)
-        has_images = folder.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.rglob("*"))
-        if not has_images:
+        if not list_images(texture_root):
             logger.warning(
                 "ADL: texture_root '%s' is missing or holds no images; using Perlin-noise textures instead",
                 texture_root,
             )
             return None
-        return str(folder)
+        return str(Path(texture_root))
 
     # ------------------------------------------------------------------ training
     def burn_in_steps(self) -> int:
@@ -271,19 +269,13 @@ class ADL(DeviationModelMixin, AnomalibModule):
         rows = samples.index[samples["label_index"] == LabelName.NORMAL].tolist()
         was_training = self.model.training
         self.model.eval()
-        augmentations, dataset.augmentations = dataset.augmentations, None
         scores: dict[str, list[float]] = defaultdict(list)
+        transform = self.pre_processor.transform if self.pre_processor is not None else None
         try:
-            for start in range(0, len(rows), 16):
-                chunk = [dataset[int(index)] for index in rows[start : start + 16]]
-                images = [item.image.to(self.device)[None] for item in chunk]
-                if self.pre_processor is not None:
-                    images = [self.pre_processor.transform(image) for image in images]
-                output = self.model(torch.cat(images))
-                for item, score in zip(chunk, output.pred_score.tolist(), strict=True):
+            for items, images in iterate_dataset(dataset, rows, self.device, transform):
+                for item, score in zip(items, self.model(images).pred_score.tolist(), strict=True):
                     scores[item.image_path].append(score)
         finally:
-            dataset.augmentations = augmentations
             self.model.train(was_training)
         injected = None
         if "role" in samples.columns:

@@ -38,6 +38,7 @@ from anomalib_contam.components import (
     make_pre_processor,
     random_rotate,
 )
+from anomalib_contam.components.images import IMAGE_SUFFIXES, list_images
 from anomalib_contam.components.pseudo_anomaly import same_image_cutpaste
 from anomalib_contam.components.training import apply_recipe_length, check_finite
 from anomalib_contam.data.image_io import read_rgb_image
@@ -45,7 +46,6 @@ from anomalib_contam.models.dra.loss import PSEUDO, DRALoss
 from anomalib_contam.models.dra.torch_model import HEADS, DRAModel
 
 logger = logging.getLogger(__name__)
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
 
 class DRA(DeviationModelMixin, AnomalibModule):
@@ -286,8 +286,7 @@ class DRA(DeviationModelMixin, AnomalibModule):
 
     @staticmethod
     def _list_outliers(root: str) -> list[Path]:
-        folder = Path(root)
-        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+        files = list_images(root)
         if not files:
             msg = f"outlier_root '{root}' holds no images (expected {sorted(IMAGE_SUFFIXES)})"
             raise FileNotFoundError(msg)
