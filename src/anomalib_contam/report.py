@@ -71,15 +71,32 @@ def comparison_table(rows: list[dict[str, str]], models: list[str]) -> str:
     hard_means: dict[tuple[str, str], dict[str, dict[str, list[float]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(list)),
     )
-    for key in sorted(by_setting, key=lambda k: (k[0], k[1] != "general", -int(k[2]), k[3])):
-        dataset, setting, shots, known = key
-        cells = [_stats(_floats(by_setting[key].get(m, []), "image_auroc")) for m in models]
-        cells += [_stats(_floats(by_setting[key].get(m, []), "pixel_auroc")) for m in models]
-        lines.append(f"| {dataset} | {setting} | {shots} | {known or '-'} | " + " | ".join(cells) + " |")
-        if setting == "hard":
-            for model in models:
-                for row in by_setting[key].get(model, []):
-                    hard_means[(dataset, shots)][model][row["seed"]].append(float(row["image_auroc"]))
+    datasets = sorted({key[0] for key in by_setting})
+    for current in datasets:
+        keys = [key for key in by_setting if key[0] == current]
+        for key in sorted(keys, key=lambda k: (k[1] != "general", -int(k[2]), k[3])):
+            dataset, setting, shots, known = key
+            cells = [_stats(_floats(by_setting[key].get(m, []), "image_auroc")) for m in models]
+            cells += [_pixel_cell(by_setting[key].get(m, [])) for m in models]
+            lines.append(f"| {dataset} | {setting} | {shots} | {known or '-'} | " + " | ".join(cells) + " |")
+            if setting == "hard":
+                for model in models:
+                    for row in by_setting[key].get(model, []):
+                        hard_means[(dataset, shots)][model][row["seed"]].append(float(row["image_auroc"]))
+        lines += _hard_mean_lines({k: v for k, v in hard_means.items() if k[0] == current}, models)
+    return "\n".join(lines)
+
+
+def _pixel_cell(rows: list[dict[str, str]]) -> str:
+    """Pixel AUROC, or why there is none (no masks in the dataset, or no run)."""
+    if rows and not _floats(rows, "pixel_auroc"):
+        return "n/a (no masks)"
+    return _stats(_floats(rows, "pixel_auroc"))
+
+
+def _hard_mean_lines(hard_means: dict, models: list[str]) -> list[str]:
+    """Rows with the mean over the known classes of the hard setting (per seed first)."""
+    lines = []
     for (dataset, shots), per_model in sorted(hard_means.items()):
         cells = []
         for model in models:
@@ -88,7 +105,7 @@ def comparison_table(rows: list[dict[str, str]], models: list[str]) -> str:
             note = f", {max(n_classes)} classes" if n_classes else ""
             cells.append(_stats(per_seed).replace(")", f"{note})") if per_seed else "not measured")
         lines.append(f"| {dataset} | **hard, mean** | {shots} | all | " + " | ".join(cells) + " |" + " |" * len(models))
-    return "\n".join(lines)
+    return lines
 
 
 def paper_table(rows: list[dict[str, str]], models: list[str]) -> str:
