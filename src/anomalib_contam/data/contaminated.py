@@ -375,7 +375,7 @@ class ContaminatedDataModule(AnomalibDataModule):
             msg = "no anomalies are left in the test set: lower n_labeled_anomalies / test_holdout / contamination"
             raise ValueError(msg)
 
-        new_val = self._make_val(new_test, new_train, test)
+        new_val = self._make_val(new_test, new_train)
         dataset_args = {
             "task": task,
             "name": self.datamodule.name,
@@ -392,7 +392,7 @@ class ContaminatedDataModule(AnomalibDataModule):
             self.val_data = ContaminatedDataset(new_val, **dataset_args)
         if len(holdout):
             self.clean_holdout_data = ContaminatedDataset(holdout.assign(defect_class="good"), **dataset_args)
-        self.manifest = self._build_manifest(labeled, contaminants, copies, new_train, new_val, new_test)
+        self.manifest = self._build_manifest(labeled, contaminants, new_train, new_val, new_test)
 
     def _select_labeled(self, pool: pd.DataFrame, rng: np.random.RandomState) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Labelled training anomalies and the anomalies leaving the test set (spec §3.8)."""
@@ -457,7 +457,7 @@ class ContaminatedDataModule(AnomalibDataModule):
             seen[index] = seen.get(index, 0) + 1
         return candidates.iloc[picks], copies
 
-    def _make_val(self, new_test: pd.DataFrame, new_train: pd.DataFrame, old_test: pd.DataFrame) -> pd.DataFrame | None:
+    def _make_val(self, new_test: pd.DataFrame, new_train: pd.DataFrame) -> pd.DataFrame | None:
         """Validation split: never an image used in training, anomalies kept for thresholds."""
         train_paths = set(new_train["image_path"])
         mode = getattr(self.datamodule, "val_split_mode", ValSplitMode.NONE)
@@ -477,7 +477,6 @@ class ContaminatedDataModule(AnomalibDataModule):
             if self.labeled_setting == "hard":
                 known = (val["defect_class"] == self.known_class) & (val["label_index"] == LabelName.ABNORMAL)
                 val = val[~known]
-        del old_test
         return val[~val["image_path"].isin(train_paths)].reset_index(drop=True)
 
     # ------------------------------------------------------------------ manifest
@@ -494,7 +493,6 @@ class ContaminatedDataModule(AnomalibDataModule):
         self,
         labeled: pd.DataFrame,
         contaminants: pd.DataFrame,
-        copies: list[int],
         train: pd.DataFrame,
         val: pd.DataFrame | None,
         test: pd.DataFrame,
@@ -508,7 +506,6 @@ class ContaminatedDataModule(AnomalibDataModule):
                     {"image_path": key[1], "role": role, "defect_class": str(defect), "copies": 0},
                 )
                 entry["copies"] += 1
-        del copies
 
         def counts(frame: pd.DataFrame | None) -> dict[str, int]:
             if frame is None:
