@@ -25,6 +25,7 @@ Grid file (YAML)::
           - {setting: contaminated, ratio: 0.1, overrides: {overlap: true}}
     seeds: [0, 1, 2]
 
+A dataset entry may carry ``models`` (the names of the models it runs; default all).
 A model entry may carry ``seeds`` (overriding the dataset's), ``only`` (setting names) and
 ``skip`` (a list of partial settings, e.g. ``[{setting: general, shots: 1}]``).
 
@@ -71,6 +72,10 @@ COLUMNS = [
     "manifest_sha1",
     "error",
     "notes",
+    "audit_auroc",
+    "audit_precision_at_n",
+    "n_injected",
+    "train_steps",
 ]
 KEY_COLUMNS = ["model", "dataset", "category", "setting", "ratio", "shots", "known_class", "seed"]
 
@@ -187,6 +192,8 @@ def expand_grid(grid: dict[str, Any]) -> Iterator[Run]:
     for dataset in grid["datasets"]:
         for setting in dataset.get("settings") or [{}]:
             for model in grid["models"]:
+                if "models" in dataset and model["name"] not in dataset["models"]:
+                    continue
                 if "only" in model and setting.get("setting") not in model["only"]:
                     continue
                 if any(all(setting.get(k) == v for k, v in rule.items()) for rule in model.get("skip", [])):
@@ -212,9 +219,18 @@ def read_rows(path: Path) -> list[dict[str, str]]:
 
 
 def append_row(path: Path, row: dict[str, Any]) -> None:
-    """Append one row, writing the header for a new file."""
+    """Append one row, writing the header for a new file (an older file's header is upgraded)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     new = not path.is_file()
+    if not new:
+        with path.open(newline="") as handle:
+            header = next(csv.reader(handle), [])
+        if header != COLUMNS:  # columns added since the file was written: rewrite it once
+            rows = read_rows(path)
+            with path.open("w", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
+                writer.writeheader()
+                writer.writerows({column: old.get(column, "") for column in COLUMNS} for old in rows)
     with path.open("a", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
         if new:
@@ -254,7 +270,9 @@ def execute(run: Run, work_dir: Path) -> dict[str, Any]:
         row["test_seconds"] = f"{time.perf_counter() - start:.1f}"
         row["image_auroc"] = _metric(results, "image_AUROC")
         row["pixel_auroc"] = _metric(results, "pixel_AUROC")
-        row["image_f1"] = _metric(results, "image_F1Score")
+        # F1 needs the threshold anomalib's post-processor learns on validation; without one it means nothing.
+        validated = engine_args.get("check_val_every_n_epoch", 1) <= engine_args.get("max_epochs", 1)
+        row["image_f1"] = _metric(results, "image_F1Score") if validated else ""
         row["category"] = row["category"] or getattr(datamodule, "category", "")
         row["n_train"] = len(datamodule.train_data)
         row["n_test"] = len(datamodule.test_data)
@@ -264,6 +282,14 @@ def execute(run: Run, work_dir: Path) -> dict[str, Any]:
         extractor = getattr(getattr(model, "model", None), "feature_extractor", None)
         row["weights"] = getattr(extractor, "weights_source", "") or _stock_weights(row["backbone"])
         row["notes"] = run.model.get("notes", "")
+        if getattr(model, "quantile_source", None):  # AD²: where its map-normalisation quantiles came from
+            row["notes"] = f"{row['notes']}; quantiles: {model.quantile_source}".lstrip("; ")
+        row["train_steps"] = engine.trainer.global_step
+        audit = getattr(model, "audit_metrics", None)
+        if audit:
+            row["audit_auroc"] = f"{audit['auroc']:.4f}"
+            row["audit_precision_at_n"] = f"{audit['precision_at_n']:.4f}"
+            row["n_injected"] = audit["n_injected"]
     except Exception as exc:
         logger.exception("run %s failed", run.key())
         row["error"] = f"{type(exc).__name__}: {exc}".replace("\n", " ")[:500]
