@@ -1,11 +1,12 @@
 # Copyright (C) 2026 anomalib-contam contributors
 # SPDX-License-Identifier: Apache-2.0
 
-"""Write result tables into the READMEs from the committed results CSVs (never typed by hand).
+"""Write result tables, plots and the results page from the committed results CSVs (never typed by hand).
 
 ``anomalib-contam report`` replaces every block between ``<!-- results:NAME -->`` and
-``<!-- /results:NAME -->`` in the given markdown files by the table NAME built from
-``benchmarks/results/*/results.csv``.
+``<!-- /results:NAME -->`` in the READMEs by the table NAME built from
+``benchmarks/results/*/results.csv``, then writes ``docs/results.md`` and its PNG plots
+(``docs/plots/``) from the same files.
 """
 
 from __future__ import annotations
@@ -136,6 +137,100 @@ def paper_table(rows: list[dict[str, str]], models: list[str]) -> str:
     return "\n".join(lines)
 
 
+def contamination_table(rows: list[dict[str, str]], models: list[str]) -> str:
+    """Image AUROC per contamination setting (rows) and model (columns), pixel AUROC, audit precision at n.
+
+    Each dataset ends with the drop from 0 % to 20 % per model (mean at 0 % minus mean at 20 %).
+    """
+    rows = latest_successful(rows)
+    cells: dict[tuple[str, str, float], dict[str, list[dict[str, str]]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        cells[(row["dataset"], row["setting"], float(row["ratio"] or 0))][row["model"]].append(row)
+    audited = [m for m in models if any(r.get("audit_precision_at_n") for c in cells.values() for r in c.get(m, []))]
+    header = "| dataset | setting | ratio | " + " | ".join(f"{m} image AUROC" for m in models)
+    header += "".join(f" | {m} pixel AUROC" for m in models)
+    header += "".join(f" | {m} audit precision@n" for m in audited) + " |"
+    lines = [header, "|" + "---|" * (3 + 2 * len(models) + len(audited))]
+    for dataset in sorted({key[0] for key in cells}):
+        keys = sorted((k for k in cells if k[0] == dataset), key=lambda k: (k[1] != "contaminated", k[2], k[1]))
+        for key in keys:
+            row_cells = [_stats(_floats(cells[key].get(m, []), "image_auroc")) for m in models]
+            row_cells += [_pixel_cell(cells[key].get(m, [])) for m in models]
+            row_cells += [_stats(_floats(cells[key].get(m, []), "audit_precision_at_n")) for m in audited]
+            lines.append(f"| {dataset} | {key[1]} | {key[2]:.0%} | " + " | ".join(row_cells) + " |")
+        drops = []
+        for model in models:
+            clean = _floats(cells.get((dataset, "contaminated", 0.0), {}).get(model, []), "image_auroc")
+            dirty = _floats(cells.get((dataset, "contaminated", 0.2), {}).get(model, []), "image_auroc")
+            drops.append(f"{_mean_of(clean) - _mean_of(dirty):+.3f}" if clean and dirty else "not measured")
+        padding = " |" * (len(models) + len(audited))
+        lines.append(f"| {dataset} | **drop 0 % → 20 %** | | " + " | ".join(drops) + padding + " |")
+    return "\n".join(lines)
+
+
+def _mean_of(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def ranking_cell(rows: list[dict[str, str]], predicate: Callable[[dict[str, str]], bool]) -> str:
+    """Models ranked by mean image AUROC over the matching rows (hard setting: per-seed class means first)."""
+    per_model: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    classes: dict[str, set[str]] = defaultdict(set)
+    for row in latest_successful(rows):
+        if predicate(row) and row.get("image_auroc"):
+            per_model[row["model"]][row["seed"]].append(float(row["image_auroc"]))
+            classes[row["model"]].add(row["known_class"])
+    if not per_model:
+        return "not measured"
+    every_class = set().union(*classes.values())
+    means = {model: _mean_of([_mean_of(v) for v in seeds.values()]) for model, seeds in per_model.items()}
+    ranked = sorted(means.items(), key=lambda kv: -kv[1])
+    # A model measured on fewer known classes than the others is not comparable yet: say so in the cell.
+    return " > ".join(
+        f"{model} {value:.3f}"
+        + (f" ({len(classes[model])} of {len(every_class)} classes)" if classes[model] != every_class else "")
+        for model, value in ranked
+    )
+
+
+SITUATIONS: list[tuple[str, list[str], Callable[[dict[str, str]], bool]]] = [
+    (
+        "10 labelled defects, same defect types at test",
+        ["devnet", "dra"],
+        lambda r: r["setting"] == "general" and r["shots"] == "10",
+    ),
+    (
+        "10 labelled defects of one type, other types at test",
+        ["devnet", "dra"],
+        lambda r: r["setting"] == "hard" and r["shots"] == "10",
+    ),
+    (
+        "'good' folder with 20 % unlabelled defects (ADL protocol)",
+        ["adl"],
+        lambda r: r["setting"] == "contaminated" and r["ratio"] and float(r["ratio"]) == 0.2,
+    ),
+    (
+        "'good' folder with 20 % unlabelled defects (AD² protocol)",
+        ["ad2"],
+        lambda r: r["setting"] == "contaminated" and r["ratio"] and float(r["ratio"]) == 0.2,
+    ),
+]
+
+
+def which_model_table(root: Path = Path("benchmarks/results")) -> str:
+    """The README's first screen: per situation and dataset, the measured models ranked by image AUROC."""
+    rows_by_suite = {suite: read_rows(root / suite / "results.csv") for s in SITUATIONS for suite in s[1]}
+    datasets = sorted({row["dataset"] for rows in rows_by_suite.values() for row in latest_successful(rows)})
+    lines = ["| situation | " + " | ".join(d.upper() for d in datasets) + " |", "|---|" + "---|" * len(datasets)]
+    for text, suites, predicate in SITUATIONS:
+        rows = [row for suite in suites for row in rows_by_suite[suite]]
+        cells = [
+            ranking_cell(rows, lambda r, d=dataset, p=predicate: r["dataset"] == d and p(r)) for dataset in datasets
+        ]
+        lines.append(f"| {text} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _csv(path: str) -> Callable[[], list[dict[str, str]]]:
     return lambda: read_rows(Path(path))
 
@@ -152,6 +247,14 @@ TABLES: dict[str, Callable[[], str]] = {
         ["DRA", "DevNet", "PaDiM"],
     ),
     "dra-paper": lambda: paper_table(_merged("benchmarks/results/dra/results.csv"), ["DRA"]),
+    "which-model": which_model_table,
+    "adl": lambda: contamination_table(
+        read_rows(Path("benchmarks/results/adl/results.csv")), ["ADL", "ADL-uniform", "PaDiM", "PatchCore"]
+    ),
+    "ad2": lambda: contamination_table(
+        read_rows(Path("benchmarks/results/ad2/results.csv")),
+        ["AD2", "EfficientAD", "AD2-NMFE-only", "AD2-ATDR-only", "PaDiM", "PatchCore"],
+    ),
 }
 
 
@@ -174,16 +277,23 @@ def update_markdown(path: Path, tables: dict[str, Callable[[], str]] = TABLES) -
 
 
 DEFAULT_FILES = [
+    "README.md",
     "src/anomalib_contam/models/devnet/README.md",
     "src/anomalib_contam/models/dra/README.md",
+    "src/anomalib_contam/models/adl/README.md",
+    "src/anomalib_contam/models/ad2/README.md",
 ]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``anomalib-contam report [FILES...]``: refresh the result tables in the READMEs."""
+    """``anomalib-contam report [FILES...]``: refresh the READMEs' result tables and ``docs/results.md``."""
     files = [Path(p) for p in (argv or DEFAULT_FILES)]
     for path in files:
         if path.is_file():
             changed = update_markdown(path)
             print(f"{path}: {'updated' if changed else 'unchanged'}")
+    if not argv:
+        from anomalib_contam.results_page import write_results_page
+
+        print(f"results page: {write_results_page()}")
     return 0

@@ -3,8 +3,15 @@
 
 from pathlib import Path
 
-from anomalib_contam.benchmark import COLUMNS
-from anomalib_contam.report import comparison_table, paper_table, update_markdown
+from anomalib_contam.benchmark import COLUMNS, append_row
+from anomalib_contam.report import (
+    comparison_table,
+    contamination_table,
+    paper_table,
+    update_markdown,
+    which_model_table,
+)
+from anomalib_contam.results_page import write_results_page
 
 
 def _row(**values: str) -> dict[str, str]:
@@ -37,3 +44,40 @@ def test_markdown_blocks_are_replaced_between_markers(tmp_path: Path) -> None:
     assert update_markdown(path, {"t": lambda: "| new |"})
     assert path.read_text() == "intro\n<!-- results:t -->\n| new |\n<!-- /results:t -->\noutro\n"
     assert not update_markdown(path, {"t": lambda: "| new |"})
+
+
+CONTAMINATED = [
+    _row(model="ADL", dataset="mtd", setting="contaminated", ratio="0", seed="0", image_auroc="0.9"),
+    _row(model="ADL", dataset="mtd", setting="contaminated", ratio="0.2", seed="0", image_auroc="0.8",
+         audit_precision_at_n="0.5"),
+    _row(model="ADL", dataset="mtd", setting="contaminated", ratio="0.2", seed="1", image_auroc="0.7",
+         audit_precision_at_n="0.7"),
+    _row(model="PaDiM", dataset="mtd", setting="contaminated", ratio="0", seed="0", image_auroc="0.95"),
+    _row(model="PaDiM", dataset="mtd", setting="contaminated", ratio="0.2", seed="0", image_auroc="0.6"),
+]  # fmt: skip
+
+
+def test_contamination_table_reports_audit_precision_and_the_drop() -> None:
+    table = contamination_table(CONTAMINATED, ["ADL", "PaDiM"])
+    assert "ADL audit precision@n" in table
+    assert "PaDiM audit precision@n" not in table  # PaDiM has no audit
+    assert "| mtd | contaminated | 20% | 0.750 ± 0.071 (2 seeds) | 0.600 (1 seed) |" in table
+    assert "| mtd | **drop 0 % → 20 %** | | +0.150 | +0.350 |" in table
+
+
+def test_which_model_ranks_measured_models_and_writes_the_results_page(tmp_path: Path) -> None:
+    for suite, rows in {"adl": CONTAMINATED, "devnet": ROWS}.items():
+        (tmp_path / suite).mkdir()
+        for row in rows:
+            append_row(tmp_path / suite / "results.csv", row)
+    table = which_model_table(tmp_path)
+    assert "| 10 labelled defects, same defect types at test | PaDiM 0.900 > DevNet 0.700 | not measured |" in table
+    assert "(ADL protocol) | not measured | ADL 0.750 > PaDiM 0.600 |" in table
+    page = write_results_page(tmp_path / "docs" / "results.md", tmp_path)
+    text = page.read_text()
+    assert "![MTD suite" not in text  # captions name the suite in capitals: ADL
+    plot = tmp_path / "docs" / "plots" / "adl_mtd_auroc_vs_contamination.png"
+    assert plot.is_file()
+    assert "(plots/adl_mtd_auroc_vs_contamination.png)" in text
+    assert (tmp_path / "docs" / "plots" / "adl_mtd_audit_precision_vs_contamination.png").is_file()
+    assert (tmp_path / "docs" / "plots" / "fewshot_elpv_auroc_vs_shots.png").is_file()
