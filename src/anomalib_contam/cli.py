@@ -5,6 +5,7 @@
 
 - ``anomalib-contam benchmark --config GRID.yaml``: the benchmark runner.
 - ``anomalib-contam quickstart``: the embedded default job (ELPV, packaged weights, offline).
+- ``anomalib-contam audit --images DIR --ckpt CKPT``: rank a "good" folder by suspicion (ADL / AD2).
 - anything else (``train``, ``test``, ``export``, ``predict``, ...) is anomalib's own CLI, with
   the plugin's models already registered.
 """
@@ -18,6 +19,7 @@ OWN_COMMANDS = {
     "benchmark": "run a benchmark grid (models x data x settings x seeds) through anomalib's Engine",
     "quickstart": "train DevNet on ELPV offline, test, export to OpenVINO and run the exported model",
     "report": "refresh the result tables in the READMEs from benchmarks/results/*/results.csv",
+    "audit": 'rank a folder of "good" images by suspicion (ADL/AD2): training_audit.csv + an HTML page',
 }
 
 
@@ -53,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         from anomalib_contam.report import main as report_main
 
         return report_main(argv[1:])
+    if argv and argv[0] == "audit":
+        from anomalib_contam.audit_command import main as audit_main
+
+        return audit_main(argv[1:])
     if argv and argv[0] in {"-h", "--help"}:
         print("usage: anomalib-contam {benchmark,quickstart,<anomalib subcommand>} ...\n")
         for name, text in OWN_COMMANDS.items():
