@@ -28,7 +28,8 @@ def test_fit_quantiles_audit_export(tmp_path: Path) -> None:
     datamodule = ContaminatedDataModule(
         mvtec(root), contamination_ratio=0.2, ratio_base="clean", overlap=True, clean_holdout_ratio=0.1,
     )  # fmt: skip
-    model = AD2(model_size="small", batch_size=2, steps_per_epoch=2, num_epochs=1, visualizer=False)
+    model = AD2(model_size="small", batch_size=2, steps_per_epoch=2, num_epochs=1, visualizer=False,
+                atdr_on_ae=True)  # fmt: skip
     engine = Engine(default_root_dir=tmp_path / "results", logger=False, enable_progress_bar=False, max_epochs=1)
     engine.fit(model, datamodule=datamodule)
     assert model.quantile_source == "clean_holdout"

@@ -9,6 +9,7 @@ from anomalib.data import InferenceBatch
 
 from anomalib_contam import AD2
 from anomalib_contam.models.ad2 import AD2Model, TeacherError, atdr_outlier, nmfe_loss, st_loss
+from anomalib_contam.models.ad2.loss import ae_term
 from anomalib_contam.models.ad2.torch_model import hard_mean
 
 
@@ -82,3 +83,10 @@ def test_a_valid_pdn_teacher_file_loads(tmp_path: Path) -> None:
     model = AD2Model(teacher="pdn", teacher_weights=str(path), model_size="small")
     assert model.channels == 384
     assert not any(p.requires_grad for p in model.teacher.parameters())
+
+
+def test_atdr_on_ae_downweights_the_removed_sample_only_when_asked() -> None:
+    errors = torch.ones(4, 3, 5, 5)
+    errors[2] = 11.0  # the sample ATDR removed
+    assert ae_term(errors).item() == pytest.approx(errors.mean().item())
+    assert ae_term(errors, outlier_index=2, xi=0.1).item() == pytest.approx(1.0 + 0.1 * 11.0)

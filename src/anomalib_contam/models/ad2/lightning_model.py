@@ -33,9 +33,15 @@ from torchvision.transforms.v2 import functional as tvf
 from anomalib_contam.components import BatchComposition, make_pre_processor
 from anomalib_contam.components.audit import AuditRecord, write_training_audit
 from anomalib_contam.components.images import iterate_dataset, list_images
-from anomalib_contam.components.training import apply_recipe_length, check_finite
+from anomalib_contam.components.training import (
+    apply_recipe_length,
+    check_finite,
+    gather_objects,
+    prepare_multi_device,
+    sync_buffers_from_rank_zero,
+)
 from anomalib_contam.data.image_io import read_rgb_image
-from anomalib_contam.models.ad2.loss import st_loss
+from anomalib_contam.models.ad2.loss import ae_term, st_loss
 from anomalib_contam.models.ad2.torch_model import AD2Model, reduce_elements
 
 logger = logging.getLogger(__name__)
@@ -60,6 +66,8 @@ class AD2(AnomalibModule):
         omega: NMFE's down-weight (0.1).
         atdr_dist: ATDR distance on the student features, ``l2`` or ``cosine``.
         atdr_reduction: ATDR's per-subset loss, ``hard`` or ``mean``.
+        atdr_on_ae: Also weight the autoencoder and student-autoencoder losses by ATDR's removal (the batch's
+            outlier counts ``xi`` times). Not in the paper, which defines ATDR on the student-teacher term only.
         penalty_root: Folder of out-of-distribution images for EfficientAD's penalty (Imagenette);
             ``None``: the penalty is off (recorded as ``penalty_used`` in the checkpoint's hyper-parameters).
         batch_size: Training batch size (8; NMFE and ATDR need at least 2).
@@ -92,6 +100,7 @@ class AD2(AnomalibModule):
         omega: float = 0.1,
         atdr_dist: str = "l2",
         atdr_reduction: str = "hard",
+        atdr_on_ae: bool = False,
         penalty_root: str | None = None,
         batch_size: int = 8,
         steps_per_epoch: int = 100,
@@ -141,6 +150,7 @@ class AD2(AnomalibModule):
     def on_fit_start(self) -> None:
         """Recipe length, penalty images, teacher channel statistics over the training images."""
         apply_recipe_length(self.trainer, self.hparams.num_epochs)
+        prepare_multi_device(self.trainer, "AD2")
         root = self.hparams.penalty_root
         if root:
             files = list_images(root)
@@ -186,15 +196,39 @@ class AD2(AnomalibModule):
         """Map quantiles from the clean hold-out before each validation during fit."""
         if self.trainer.state.fn == TrainerFn.FITTING:
             self._map_quantiles()
+            sync_buffers_from_rank_zero(self.trainer, self.model)
 
     def on_train_end(self) -> None:
-        """Final quantiles, then the training-data audit."""
+        """Final quantiles, then the training-data audit.
+
+        Multi-device: every rank computes the quantiles, then all adopt rank 0's buffers; the ATDR
+        counts of all ranks are summed (each rank saw other batches); rank 0 alone writes the audit.
+        """
         self._map_quantiles()
+        sync_buffers_from_rank_zero(self.trainer, self.model)
+        if self.hparams.audit:
+            self._gather_atdr_counts()
         if self.hparams.audit and getattr(self.trainer, "global_rank", 0) == 0:
             dataset = self._training_images()
             if dataset is not None:
                 records = self.audit_training_images(dataset)
                 self.audit_metrics = write_training_audit(self.trainer.default_root_dir, records)
+
+    def _gather_atdr_counts(self) -> None:
+        """Sum every rank's ATDR bookkeeping per image (a collective under DDP)."""
+        flagged: dict[str, int] = defaultdict(int)
+        seen: dict[str, int] = defaultdict(int)
+        distance: dict[str, float] = defaultdict(float)
+        for rank_flagged, rank_seen, rank_distance in gather_objects(
+            self.trainer, (dict(self._flagged), dict(self._seen), dict(self._distance))
+        ):
+            for path, value in rank_flagged.items():
+                flagged[path] += value
+            for path, value in rank_seen.items():
+                seen[path] += value
+            for path, value in rank_distance.items():
+                distance[path] += value
+        self._flagged, self._seen, self._distance = flagged, seen, distance
 
     @torch.no_grad()
     def _map_quantiles(self) -> None:
@@ -281,8 +315,9 @@ class AD2(AnomalibModule):
         student_aug = self.model.student(augmented)
         teacher_aug = self.model.normalized_teacher(augmented, student_aug.shape[-2:])
         autoencoder = self.model.ae(augmented, augmented.shape[-2:])
-        loss_ae = ((teacher_aug - autoencoder) ** 2).mean()
-        loss_stae = ((autoencoder - student_aug[:, channels:]) ** 2).mean()
+        loss_ae = ae_term((teacher_aug - autoencoder) ** 2, st.outlier_index if hp.atdr_on_ae else None, hp.xi)
+        loss_stae = ae_term((autoencoder - student_aug[:, channels:]) ** 2, st.outlier_index if hp.atdr_on_ae else None,
+                            hp.xi)  # fmt: skip
         loss = loss + loss_ae + loss_stae
         check_finite(loss, self.global_step)
         self.log("train_loss", loss.detach(), on_step=True, on_epoch=True, prog_bar=True, batch_size=len(images))
@@ -340,8 +375,12 @@ class AD2(AnomalibModule):
 
     @property
     def trainer_arguments(self) -> dict[str, Any]:
-        """Hard requirements only: no sanity validation (quantiles are not set yet)."""
-        return {"num_sanity_val_steps": 0}
+        """Hard requirements only: no sanity validation (quantiles are not set yet), own distributed sampling.
+
+        ``use_distributed_sampler=False``: ``ContaminatedDataModule``'s batch sampler draws each
+        rank's batches itself (see ``DeviationModelMixin.trainer_arguments``).
+        """
+        return {"num_sanity_val_steps": 0, "use_distributed_sampler": False}
 
     @property
     def learning_type(self) -> LearningType:

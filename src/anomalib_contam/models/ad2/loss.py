@@ -120,3 +120,22 @@ def st_loss(
         result.outlier_index, result.distances = index, summed
     result.total = total
     return result
+
+
+def ae_term(squared_errors: torch.Tensor, outlier_index: int | None = None, xi: float = 0.1) -> torch.Tensor:
+    """EfficientAD's autoencoder / student-autoencoder loss (the mean), optionally with ATDR's removal.
+
+    Args:
+        squared_errors: ``(B, ...)`` elementwise squared errors.
+        outlier_index: The sample ATDR removed this step (``atdr_on_ae``), or ``None`` for the plain mean.
+        xi: Weight of the removed sample, as in ATDR's student-teacher term.
+
+    Returns:
+        The scalar loss.
+    """
+    if outlier_index is None:
+        return squared_errors.mean()
+    per_sample = squared_errors.flatten(1).mean(dim=1)
+    keep = torch.ones_like(per_sample, dtype=torch.bool)
+    keep[outlier_index] = False
+    return per_sample[keep].mean() + xi * per_sample[~keep].mean()
