@@ -4,6 +4,7 @@
 """``anomalib-contam``: anomalib's CLI with this package's models, plus its own subcommands.
 
 - ``anomalib-contam benchmark --config GRID.yaml``: the benchmark runner.
+- ``anomalib-contam benchmark --suite latency``: inference and training-step latency (``latency.py``).
 - ``anomalib-contam quickstart``: the embedded default job (ELPV, packaged weights, offline).
 - ``anomalib-contam audit --images DIR --ckpt CKPT``: rank a "good" folder by suspicion (ADL / AD2).
 - anything else (``train``, ``test``, ``export``, ``predict``, ...) is anomalib's own CLI, with
@@ -24,7 +25,15 @@ OWN_COMMANDS = {
 
 
 def _benchmark(argv: list[str]) -> int:
+    suite = argparse.ArgumentParser(add_help=False)
+    suite.add_argument("--suite", choices=["latency"], default=None)
+    known, rest = suite.parse_known_args(argv)
+    if known.suite == "latency":  # its own options: anomalib-contam benchmark --suite latency --help
+        from anomalib_contam.latency import main as latency_main
+
+        return latency_main(rest)
     parser = argparse.ArgumentParser(prog="anomalib-contam benchmark", description=OWN_COMMANDS["benchmark"])
+    parser.add_argument("--suite", choices=["latency"], help="a built-in suite instead of a grid (no --config)")
     parser.add_argument("--config", required=True, help="grid YAML (see benchmarks/*.yaml)")
     parser.add_argument("--results-root", default="benchmarks/results", help="folder of the suites' results")
     parser.add_argument("--work-dir", default="results/benchmark", help="where runs write checkpoints")
