@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import anomalib_contam.models  # noqa: F401 - registers the models before anomalib parses --model
 
-    sys.argv = ["anomalib", *argv]
+    # Keep the real script as argv[0]: Lightning's DDP launcher re-runs sys.argv for ranks > 0.
+    sys.argv = [sys.argv[0] or "anomalib", *argv]
     anomalib_main()
     return 0
 

@@ -33,8 +33,14 @@ class DeviationModelMixin:
 
     @property
     def trainer_arguments(self) -> dict[str, Any]:
-        """Hard requirements only: gradient clipping at 1.0 and no sanity validation."""
-        return {"gradient_clip_val": 1.0, "num_sanity_val_steps": 0}
+        """Hard requirements only: gradient clipping at 1.0, no sanity validation, own distributed sampling.
+
+        ``use_distributed_sampler=False``: the balanced batch sampler draws each rank's batches
+        itself (seeded per rank); Lightning cannot inject a ``DistributedSampler`` into it and would
+        stop multi-device training with a ``TypeError``. ``ContaminatedDataModule`` shards the
+        validation and test sets across ranks instead (see its ``val_dataloader``).
+        """
+        return {"gradient_clip_val": 1.0, "num_sanity_val_steps": 0, "use_distributed_sampler": False}
 
     @property
     def learning_type(self) -> LearningType:

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from torch.utils.data import Sampler
+from torch.utils.data import Dataset, DistributedSampler, Sampler
 
 
 @dataclass(frozen=True)
@@ -90,3 +90,33 @@ class BalancedBatchSampler(Sampler[list[int]]):
             batch = [next(self._normal_stream) for _ in range(self.composition.n_normal)]
             batch += [next(self._anomalous_stream) for _ in range(self.composition.n_anomalous)]
             yield batch
+
+
+class EvalShardSampler(DistributedSampler):
+    """Validation/test indices of one rank: ``rank, rank + world_size, ...``, without padding.
+
+    Lightning's default ``DistributedSampler`` repeats a few images so that every rank gets the
+    same number; here every image is scored exactly once, so the metrics anomalib gathers from
+    all ranks are those of a single-device run. (Ranks may differ by one batch: nothing in
+    validation or test waits on the other ranks per batch.) A ``DistributedSampler`` subclass, so
+    Lightning leaves it in place.
+
+    Args:
+        dataset: The evaluation dataset.
+        num_replicas: World size.
+        rank: This process's global rank.
+    """
+
+    def __init__(self, dataset: Dataset, num_replicas: int, rank: int) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False, drop_last=False)
+        size = len(dataset)  # type: ignore[arg-type]
+        # Fewer images than ranks: re-score one image rather than none (an empty rank would stall the others).
+        self.indices = list(range(rank, size, num_replicas)) or ([rank % size] if size else [])
+
+    def __iter__(self) -> Iterator[int]:
+        """This rank's indices, in dataset order."""
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        """Number of indices of this rank."""
+        return len(self.indices)

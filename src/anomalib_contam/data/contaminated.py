@@ -11,6 +11,7 @@ results directory.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -31,7 +32,7 @@ from anomalib.data.utils.image import read_mask
 from torch.utils.data import DataLoader
 from torchvision.tv_tensors import Mask
 
-from anomalib_contam.components.sampler import BalancedBatchSampler, BatchComposition
+from anomalib_contam.components.sampler import BalancedBatchSampler, BatchComposition, EvalShardSampler
 from anomalib_contam.data.image_io import (
     ImageReadError,
     gaussian_jpeg_perturb,
@@ -303,7 +304,34 @@ class ContaminatedDataModule(AnomalibDataModule):
             self._rewrite()
             self._rewritten = True
         self._update_augmentations()
+        self._share_run_directory()
         self._write_manifest()
+
+    def _share_run_directory(self) -> None:
+        """Make every rank write into rank 0's run directory (multi-device training).
+
+        anomalib's ``Engine.fit`` creates a new versioned directory (``v0``, ``v1``, ...) in every
+        process and points ``latest`` at it, so under DDP rank 1 would make ``v1`` and move
+        ``latest`` away from rank 0's ``v0`` (where the checkpoint, manifest and audit go). Ranks > 0
+        adopt rank 0's directory, remove their own while still empty, and point ``latest`` back.
+        ``setup`` runs on every rank, so the broadcast is safe here.
+        """
+        trainer = getattr(self, "trainer", None)
+        if trainer is None or getattr(trainer, "world_size", 1) <= 1:
+            return
+        own = str(trainer.default_root_dir)
+        shared = trainer.strategy.broadcast(own, src=0)
+        if trainer.global_rank == 0 or shared == own:
+            return
+        own_path, latest = Path(own), Path(own).parent / "latest"
+        with contextlib.suppress(OSError):
+            own_path.rmdir()  # only while empty: never deletes results
+        if latest.is_symlink() and latest.readlink().name == own_path.name:
+            staged = latest.with_name(f".latest.rank{trainer.global_rank}")
+            staged.unlink(missing_ok=True)
+            staged.symlink_to(shared, target_is_directory=True)
+            staged.replace(latest)  # atomic
+        trainer._default_root_dir = shared  # Lightning has no public setter
 
     def _inner_frame(self, attribute: str) -> pd.DataFrame | None:
         dataset = getattr(self.datamodule, attribute, None)
@@ -609,7 +637,29 @@ class ContaminatedDataModule(AnomalibDataModule):
         """Validation loader (empty when the wrapped datamodule has no validation split)."""
         if getattr(self, "val_data", None) is None:
             return []
-        return super().val_dataloader()
+        return self._eval_loader(self.val_data, super().val_dataloader)
+
+    def test_dataloader(self) -> DataLoader:
+        """Test loader; sharded across ranks in multi-device runs."""
+        return self._eval_loader(self.test_data, super().test_dataloader)
+
+    def _eval_loader(self, dataset: AnomalibDataset, default: Callable[[], DataLoader]) -> DataLoader:
+        """The evaluation loader: anomalib's, or under DDP one shard per rank, every image scored once.
+
+        The plugin's models turn Lightning's distributed sampler off (see
+        ``DeviationModelMixin.trainer_arguments``), so the evaluation sets are sharded here; anomalib's
+        metrics gather the shards' predictions before computing.
+        """
+        trainer = getattr(self, "trainer", None)
+        if trainer is None or getattr(trainer, "world_size", 1) <= 1:
+            return default()
+        return DataLoader(
+            dataset,
+            sampler=EvalShardSampler(dataset, trainer.world_size, trainer.global_rank),
+            batch_size=self.eval_batch_size,
+            num_workers=self.num_workers,
+            collate_fn=self._collate(dataset),
+        )
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

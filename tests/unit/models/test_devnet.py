@@ -55,7 +55,11 @@ def test_batch_composition_and_hard_requirements() -> None:
     model = DevNet(pretrained=False, batch_normal=5, batch_anomalous=3, steps_per_epoch=7)
     composition = model.train_batch_composition
     assert (composition.n_normal, composition.n_anomalous, composition.steps_per_epoch) == (5, 3, 7)
-    assert model.trainer_arguments == {"gradient_clip_val": 1.0, "num_sanity_val_steps": 0}
+    assert model.trainer_arguments == {
+        "gradient_clip_val": 1.0,
+        "num_sanity_val_steps": 0,
+        "use_distributed_sampler": False,
+    }
     assert model.learning_type.value == "one_class"
     with pytest.raises(ValueError, match="labelled anomalies"):
         DevNet(pretrained=False, batch_anomalous=0)

@@ -89,7 +89,11 @@ def test_lightning_module_contract() -> None:
     assert (composition.n_normal, composition.n_anomalous) == (7, 2)  # references ride in the normal slots
     fixed = DRA(pretrained=False, image_size=64, batch_normal=4, batch_anomalous=2, fixed_reference=True)
     assert fixed.train_batch_composition.n_normal == 4
-    assert model.trainer_arguments == {"gradient_clip_val": 1.0, "num_sanity_val_steps": 0}
+    assert model.trainer_arguments == {
+        "gradient_clip_val": 1.0,
+        "num_sanity_val_steps": 0,
+        "use_distributed_sampler": False,
+    }
     with pytest.raises(ValueError, match="ADL or AD2"):
         DRA(pretrained=False, batch_anomalous=0)
 

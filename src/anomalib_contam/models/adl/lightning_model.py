@@ -40,7 +40,13 @@ from anomalib_contam.components import (
 )
 from anomalib_contam.components.audit import AuditRecord, write_training_audit
 from anomalib_contam.components.images import iterate_dataset, list_images
-from anomalib_contam.components.training import apply_recipe_length, check_finite
+from anomalib_contam.components.training import (
+    apply_recipe_length,
+    check_finite,
+    gather_objects,
+    prepare_multi_device,
+    sync_buffers_from_rank_zero,
+)
 from anomalib_contam.models.adl.loss import ADLLoss
 from anomalib_contam.models.adl.torch_model import ADLModel
 
@@ -153,12 +159,14 @@ class ADL(DeviationModelMixin, AnomalibModule):
         self.register_buffer("_std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
         self.generator: PerlinAnomalyGenerator | None = None
         self.last_weights: dict[str, float] = {}
+        self._last_weight_steps: dict[str, int] = {}  # step of each last weight (to merge ranks)
         self.audit_metrics: dict[str, float] | None = None
 
     # ------------------------------------------------------------------ hooks
     def on_fit_start(self) -> None:
         """Recipe length, CPU layout and the pseudo-anomaly generator (texture folder or Perlin fallback)."""
         apply_recipe_length(self.trainer, self.hparams.num_epochs)
+        prepare_multi_device(self.trainer, "ADL")
         self.channels_last_on_cpu()
         self.generator = PerlinAnomalyGenerator(
             anomaly_source_path=self._texture_folder(self.hparams.texture_root),
@@ -166,6 +174,7 @@ class ADL(DeviationModelMixin, AnomalibModule):
             blend_factor=(0.2, 1.0),
         )
         self.last_weights = {}
+        self._last_weight_steps = {}
 
     def on_test_start(self) -> None:
         """channels_last on CPU for a model reloaded from a checkpoint too."""
@@ -236,6 +245,7 @@ class ADL(DeviationModelMixin, AnomalibModule):
         check_finite(parts.total, step)
         for path, weight in zip(batch.image_path[:n_normal], parts.deviation_weights[:n_normal].tolist(), strict=True):
             self.last_weights[path] = weight
+            self._last_weight_steps[path] = step
         size = len(targets)
         self.log("train_loss", parts.total.detach(), on_step=True, on_epoch=True, prog_bar=True, batch_size=size)
         self.log("train_loss_deviation", parts.deviation.detach(), on_epoch=True, batch_size=size)
@@ -244,8 +254,16 @@ class ADL(DeviationModelMixin, AnomalibModule):
 
     # ------------------------------------------------------------------ audit
     def on_train_end(self) -> None:
-        """Score every training image and write the training-data audit."""
-        if not self.hparams.audit or getattr(self.trainer, "global_rank", 0) != 0:
+        """Score every training image and write the training-data audit.
+
+        Multi-device: all ranks adopt rank 0's BatchNorm statistics and pool their last instance
+        weights (each rank saw other images); rank 0 alone scores the images and writes the audit.
+        """
+        sync_buffers_from_rank_zero(self.trainer, self.model)
+        if not self.hparams.audit:
+            return
+        self._gather_last_weights()
+        if getattr(self.trainer, "global_rank", 0) != 0:
             return
         datamodule = getattr(self.trainer, "datamodule", None)
         dataset = getattr(datamodule, "train_data", None)
@@ -261,6 +279,16 @@ class ADL(DeviationModelMixin, AnomalibModule):
                 self.audit_metrics["n_injected"],
                 self.audit_metrics["precision_at_n"],
             )
+
+    def _gather_last_weights(self) -> None:
+        """Every rank's last weight per image; the latest step wins (a collective under DDP)."""
+        merged: dict[str, tuple[int, float]] = {}
+        for weights, weight_steps in gather_objects(self.trainer, (self.last_weights, self._last_weight_steps)):
+            for path, weight in weights.items():
+                step = weight_steps.get(path, -1)
+                if path not in merged or step > merged[path][0]:
+                    merged[path] = (step, weight)
+        self.last_weights = {path: weight for path, (_, weight) in merged.items()}
 
     @torch.no_grad()
     def audit_training_images(self, dataset: Any) -> list[AuditRecord]:

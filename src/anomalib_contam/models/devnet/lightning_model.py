@@ -27,7 +27,12 @@ from lightning.pytorch.utilities.types import STEP_OUTPUT
 from torch import nn
 
 from anomalib_contam.components import BatchComposition, DeviationModelMixin, make_pre_processor, random_rotate
-from anomalib_contam.components.training import apply_recipe_length, check_finite
+from anomalib_contam.components.training import (
+    apply_recipe_length,
+    check_finite,
+    prepare_multi_device,
+    sync_buffers_from_rank_zero,
+)
 from anomalib_contam.models.devnet.loss import DevNetLoss
 from anomalib_contam.models.devnet.torch_model import DevNetModel
 
@@ -110,11 +115,16 @@ class DevNet(DeviationModelMixin, AnomalibModule):
     def on_fit_start(self) -> None:
         """Apply the recipe length; use channels_last on CPU (2.5x faster for EfficientNet)."""
         apply_recipe_length(self.trainer, self.hparams.num_epochs)
+        prepare_multi_device(self.trainer, "DevNet")
         self.channels_last_on_cpu()
 
     def on_test_start(self) -> None:
         """channels_last on CPU for a model reloaded from a checkpoint too."""
         self.channels_last_on_cpu()
+
+    def on_train_end(self) -> None:
+        """Multi-device: every rank keeps rank 0's BatchNorm statistics (the checkpointed model)."""
+        sync_buffers_from_rank_zero(self.trainer, self.model)
 
     def training_step(self, batch: Batch, *args, **kwargs) -> STEP_OUTPUT:
         """Deviation loss on a balanced batch of normal images and labelled anomalies."""

@@ -40,7 +40,12 @@ from anomalib_contam.components import (
 )
 from anomalib_contam.components.images import IMAGE_SUFFIXES, list_images
 from anomalib_contam.components.pseudo_anomaly import same_image_cutpaste
-from anomalib_contam.components.training import apply_recipe_length, check_finite
+from anomalib_contam.components.training import (
+    apply_recipe_length,
+    check_finite,
+    prepare_multi_device,
+    sync_buffers_from_rank_zero,
+)
 from anomalib_contam.data.image_io import read_rgb_image
 from anomalib_contam.models.dra.loss import PSEUDO, DRALoss
 from anomalib_contam.models.dra.torch_model import HEADS, DRAModel
@@ -170,6 +175,7 @@ class DRA(DeviationModelMixin, AnomalibModule):
             )
             raise ValueError(msg)
         apply_recipe_length(self.trainer, self.hparams.num_epochs)
+        prepare_multi_device(self.trainer, "DRA")
         self.channels_last_on_cpu()
         if self.hparams.outlier_root:
             self._outlier_files = self._list_outliers(self.hparams.outlier_root)
@@ -180,14 +186,30 @@ class DRA(DeviationModelMixin, AnomalibModule):
         """Refresh the stored inference reference from clean training images."""
         if self.trainer.state.fn == TrainerFn.FITTING:
             self._refresh_inference_reference()
+            sync_buffers_from_rank_zero(self.trainer, self.model)
 
     def on_test_start(self) -> None:
         """channels_last on CPU for a model reloaded from a checkpoint too."""
         self.channels_last_on_cpu()
 
-    def on_train_end(self) -> None:
-        """Store the final inference reference (also when validation is off)."""
+    def on_train_epoch_end(self) -> None:
+        """Refresh the reference before the epoch's checkpoint is saved.
+
+        Without validation, Lightning's checkpoint callback saves right after this hook (and before
+        ``on_train_end``): the checkpoint would otherwise hold the initial all-zero reference.
+        """
         self._refresh_inference_reference()
+        sync_buffers_from_rank_zero(self.trainer, self.model)
+
+    def on_train_end(self) -> None:
+        """Store the final inference reference (also when validation is off).
+
+        Multi-device: every rank computes it (no collectives inside), then all ranks adopt rank 0's
+        buffers, so the reference (and the BatchNorm statistics it was computed with) is the same on
+        every rank and equals the checkpointed one.
+        """
+        self._refresh_inference_reference()
+        sync_buffers_from_rank_zero(self.trainer, self.model)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Adopt the stored reference maps' shapes, so a checkpoint reloads at another image size."""
