@@ -7,6 +7,7 @@
 - ``anomalib-contam benchmark --suite latency``: inference and training-step latency (``latency.py``).
 - ``anomalib-contam quickstart``: the embedded default job (ELPV, packaged weights, offline).
 - ``anomalib-contam audit --images DIR --ckpt CKPT``: rank a "good" folder by suspicion (ADL / AD2).
+- ``anomalib-contam reproduce --results CSV --row N``: re-run one results row and compare (``reproduce.py``).
 - anything else (``train``, ``test``, ``export``, ``predict``, ...) is anomalib's own CLI, with
   the plugin's models already registered.
 """
@@ -21,6 +22,7 @@ OWN_COMMANDS = {
     "quickstart": "train DevNet on ELPV offline, test, export to OpenVINO and run the exported model",
     "report": "refresh the result tables in the READMEs from benchmarks/results/*/results.csv",
     "audit": 'rank a folder of "good" images by suspicion (ADL/AD2): training_audit.csv + an HTML page',
+    "reproduce": "re-run one row of a benchmark results CSV from its grid and seed; compare AUROC and manifest",
 }
 
 
@@ -47,6 +49,17 @@ def _benchmark(argv: list[str]) -> int:
     return 0
 
 
+def _seed_from_argv(argv: list[str]) -> int | None:
+    """The integer of ``--seed_everything N`` / ``--seed_everything=N`` on the command line, if any."""
+    for index, arg in enumerate(argv):
+        value = arg.partition("=")[2] if arg.startswith("--seed_everything=") else None
+        if arg == "--seed_everything" and index + 1 < len(argv):
+            value = argv[index + 1]
+        if value is not None and value.lstrip("-").isdigit():
+            return int(value)
+    return None
+
+
 def _quickstart(argv: list[str]) -> int:
     from anomalib_contam.quickstart import main as quickstart_main
 
@@ -68,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         from anomalib_contam.audit_command import main as audit_main
 
         return audit_main(argv[1:])
+    if argv and argv[0] == "reproduce":
+        from anomalib_contam.reproduce import main as reproduce_main
+
+        return reproduce_main(argv[1:])
     if argv and argv[0] in {"-h", "--help"}:
         print("usage: anomalib-contam {benchmark,quickstart,<anomalib subcommand>} ...\n")
         for name, text in OWN_COMMANDS.items():
@@ -77,6 +94,12 @@ def main(argv: list[str] | None = None) -> int:
 
     import anomalib_contam.models  # noqa: F401 - registers the models before anomalib parses --model
 
+    # anomalib 2.7's CLI accepts --seed_everything but never applies it: seed here, before the classes are built.
+    seed = _seed_from_argv(argv)
+    if seed is not None:
+        from lightning.pytorch import seed_everything
+
+        seed_everything(seed, workers=True)
     # Keep the real script as argv[0]: Lightning's DDP launcher re-runs sys.argv for ranks > 0.
     sys.argv = [sys.argv[0] or "anomalib", *argv]
     anomalib_main()
