@@ -55,3 +55,22 @@ def test_fit_quantiles_audit_export(tmp_path: Path) -> None:
             expected = float(model(image[None]).pred_score[0])
         got = float(np.asarray(inferencer.predict(image).pred_score).reshape(-1)[0])
         assert abs(got - expected) <= 1e-3
+
+
+def test_checkpoint_holds_the_final_quantiles_without_validation(tmp_path: Path) -> None:
+    """The quantiles are computed before the last checkpoint is written, also when no validation runs."""
+    from anomalib.engine import Engine
+
+    root = make_mvtec_like(tmp_path / "data")
+    datamodule = ContaminatedDataModule(
+        mvtec(root), contamination_ratio=0.1, ratio_base="clean", clean_holdout_ratio=0.1
+    )
+    model = AD2(model_size="small", batch_size=2, steps_per_epoch=2, num_epochs=1, audit=False, visualizer=False)
+    engine = Engine(default_root_dir=tmp_path / "results", logger=False, enable_progress_bar=False, max_epochs=1,
+                    limit_val_batches=0)  # fmt: skip
+    engine.fit(model, datamodule=datamodule)
+    trained = model.model.quantiles.clone()
+    assert not torch.equal(trained, torch.tensor([0.0, 1.0, 0.0, 1.0]))
+    path = Path(engine.trainer.default_root_dir) / "weights" / "lightning" / "model.ckpt"
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    assert torch.equal(checkpoint["state_dict"]["model.quantiles"], trained)

@@ -136,6 +136,7 @@ class AD2(AnomalibModule):
         self.composition = BatchComposition(batch_size, 0, steps_per_epoch)
         self._penalty_files: list[Path] = []
         self.quantile_source = "unset"
+        self._quantiles_at_step: int | None = None
         self.audit_metrics: dict[str, float] | None = None
         self._flagged: dict[str, int] = defaultdict(int)
         self._seen: dict[str, int] = defaultdict(int)
@@ -195,17 +196,32 @@ class AD2(AnomalibModule):
     def on_validation_epoch_start(self) -> None:
         """Map quantiles from the clean hold-out before each validation during fit."""
         if self.trainer.state.fn == TrainerFn.FITTING:
-            self._map_quantiles()
-            sync_buffers_from_rank_zero(self.trainer, self.model)
+            self._final_quantiles()
+
+    def on_train_epoch_end(self) -> None:
+        """Final quantiles before the last checkpoint is written.
+
+        Lightning's ``ModelCheckpoint`` saves after this hook; without a validation pass in the last
+        epoch, quantiles computed only in ``on_train_end`` would be missing from the checkpoint.
+        """
+        if self.current_epoch + 1 >= (self.trainer.max_epochs or 0) or self.trainer.should_stop:
+            self._final_quantiles()
+
+    def _final_quantiles(self) -> None:
+        """Quantiles for the current weights, once per training step count (a collective under DDP)."""
+        if getattr(self, "_quantiles_at_step", None) == self.global_step:
+            return
+        self._map_quantiles()
+        sync_buffers_from_rank_zero(self.trainer, self.model)
+        self._quantiles_at_step = self.global_step
 
     def on_train_end(self) -> None:
-        """Final quantiles, then the training-data audit.
+        """Final quantiles (if no epoch-end hook computed them), then the training-data audit.
 
         Multi-device: every rank computes the quantiles, then all adopt rank 0's buffers; the ATDR
         counts of all ranks are summed (each rank saw other batches); rank 0 alone writes the audit.
         """
-        self._map_quantiles()
-        sync_buffers_from_rank_zero(self.trainer, self.model)
+        self._final_quantiles()
         if self.hparams.audit:
             self._gather_atdr_counts()
         if self.hparams.audit and getattr(self.trainer, "global_rank", 0) == 0:
