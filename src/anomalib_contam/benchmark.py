@@ -265,14 +265,13 @@ def execute(run: Run, work_dir: Path) -> dict[str, Any]:
         start = time.perf_counter()
         engine.fit(model, datamodule=datamodule)
         row["train_seconds"] = f"{time.perf_counter() - start:.1f}"
+        _check_normalization(model)
         start = time.perf_counter()
         results = engine.test(model, datamodule=datamodule, verbose=False)
         row["test_seconds"] = f"{time.perf_counter() - start:.1f}"
         row["image_auroc"] = _metric(results, "image_AUROC")
         row["pixel_auroc"] = _metric(results, "pixel_AUROC")
-        # F1 needs the threshold anomalib's post-processor learns on validation; without one it means nothing.
-        validated = engine_args.get("check_val_every_n_epoch", 1) <= engine_args.get("max_epochs", 1)
-        row["image_f1"] = _metric(results, "image_F1Score") if validated else ""
+        row["image_f1"] = _metric(results, "image_F1Score")
         row["category"] = row["category"] or getattr(datamodule, "category", "")
         row["n_train"] = len(datamodule.train_data)
         row["n_test"] = len(datamodule.test_data)
@@ -295,6 +294,28 @@ def execute(run: Run, work_dir: Path) -> dict[str, Any]:
         row["error"] = f"{type(exc).__name__}: {exc}".replace("\n", " ")[:500]
         row["notes"] = traceback.format_exc(limit=1).replace("\n", " ")[:300]
     return row
+
+
+def _check_normalization(model: Any) -> None:
+    """Refuse a run whose post-processor never saw a validation pass.
+
+    anomalib's metrics are computed on the post-processor's normalised scores; without validation its
+    min/max stay NaN and every normalised score is NaN, so the test AUROC would mean nothing.
+    """
+    import torch
+
+    post_processor = getattr(model, "post_processor", None)
+    image_min = getattr(post_processor, "image_min", None)
+    if (
+        getattr(post_processor, "enable_normalization", False)
+        and image_min is not None
+        and torch.isnan(image_min).any()
+    ):
+        msg = (
+            "no validation pass during fit: anomalib's score normalisation is undefined (NaN), so test metrics "
+            "would be meaningless; run validation at least once (check_val_every_n_epoch <= max_epochs)"
+        )
+        raise RuntimeError(msg)
 
 
 def _stock_weights(backbone: str) -> str:

@@ -5,6 +5,7 @@
 
 import csv
 from pathlib import Path
+from types import SimpleNamespace
 
 from anomalib_contam.benchmark import COLUMNS, append_row, expand_grid
 
@@ -33,3 +34,18 @@ def test_append_row_upgrades_an_older_header(tmp_path: Path) -> None:
     assert list(rows[0]) == COLUMNS
     assert (rows[0]["model"], rows[0]["audit_auroc"]) == ("old", "")
     assert (rows[1]["model"], rows[1]["audit_auroc"]) == ("new", "0.9")
+
+
+def test_a_run_without_validation_is_refused_before_its_metrics_are_recorded() -> None:
+    import pytest
+    import torch
+    from anomalib.post_processing import PostProcessor
+
+    from anomalib_contam.benchmark import _check_normalization
+
+    model = SimpleNamespace(post_processor=PostProcessor())  # never validated: min/max are NaN
+    with pytest.raises(RuntimeError, match="no validation pass"):
+        _check_normalization(model)
+    model.post_processor.image_min.copy_(torch.tensor(0.0))
+    model.post_processor.image_max.copy_(torch.tensor(1.0))
+    _check_normalization(model)  # normalisation defined: accepted
