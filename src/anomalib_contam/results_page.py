@@ -176,8 +176,11 @@ def write_results_page(path: Path = Path("docs/results.md"), root: Path = RESULT
         if table == "devnet":
             lines += ["Next to the DRA paper's DevNet:", "", TABLES["devnet-paper"](), ""]
     lines += ["## Plots", ""]
-    for caption, plot in few_shot_plots(root, plots_dir) + contamination_plots(root, plots_dir):
+    plots = few_shot_plots(root, plots_dir) + contamination_plots(root, plots_dir)
+    for caption, plot in plots:
         lines += [f"### {caption}", "", f"![{caption}]({plot.relative_to(path.parent).as_posix()})", ""]
+    for stale in set(plots_dir.glob("*.png")) - {plot for _, plot in plots}:  # rows removed since the last report
+        stale.unlink()
     lines += ["## Latency", "", latency_section(root)]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines).rstrip() + "\n")
