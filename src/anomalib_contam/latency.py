@@ -35,6 +35,7 @@ import datetime as dt
 import logging
 import os
 import platform
+import shlex
 import shutil
 import statistics
 import tempfile
@@ -573,6 +574,8 @@ def summarize(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     ]
     if meta.get("note"):
         lines.append(f"- note: {meta['note']}")
+    if any(PATCHCORE_CHUNK_NOTE in str(row.get("notes", "")) for row in rows):
+        lines.append(f"- PatchCore: {PATCHCORE_CHUNK_NOTE}")
     lines += ["", "## Inference (median ms per batch, ratio to PaDiM)", ""]
     header = " | ".join(f"{variant} {device} b{batch}" for variant, device, batch in columns)
     lines += [f"| model | {header} | max abs score diff OV-f32 vs torch |", "|---" * (len(columns) + 2) + "|"]
@@ -777,7 +780,7 @@ def main(argv: list[str] | None = None) -> int:
                              str(r.get("variant")), str(r.get("device")), int(r.get("batch") or 0)))  # fmt: skip
     add_ratios(rows)
     meta = {
-        "command": args.command or "anomalib-contam benchmark --suite latency " + " ".join(argv or []),
+        "command": args.command or shlex.join(["anomalib-contam", "benchmark", "--suite", "latency", *(argv or [])]),
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": common["cpu"],
         "cpus": os.cpu_count(),
