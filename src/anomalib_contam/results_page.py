@@ -147,7 +147,7 @@ def latency_section(root: Path) -> str:
     summary = root / "latency" / "summary.md"
     if not summary.is_file():
         return "Not measured yet: `anomalib-contam benchmark --suite latency` writes `benchmarks/results/latency/`.\n"
-    body = summary.read_text().split("\n", 1)[-1].strip()
+    body = summary.read_text().split("\n", 1)[-1].strip().replace("\n## ", "\n### ")  # nested under "Latency"
     return (
         "From `benchmarks/results/latency/results.csv` (command: `anomalib-contam benchmark --suite latency`); "
         "ratios are against PaDiM measured in the same run.\n\n" + body + "\n"
