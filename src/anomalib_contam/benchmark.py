@@ -299,8 +299,9 @@ def execute(run: Run, work_dir: Path) -> dict[str, Any]:
 def _check_normalization(model: Any) -> None:
     """Refuse a run whose post-processor never saw a validation pass.
 
-    anomalib's metrics are computed on the post-processor's normalised scores; without validation its
-    min/max stay NaN and every normalised score is NaN, so the test AUROC would mean nothing.
+    anomalib's post-processor learns its normalisation statistics (min, max, threshold) on validation;
+    without a validation pass they stay NaN, and the image F1 and any normalised score are undefined. The
+    grids always validate, so such a run is a configuration mistake: refuse it rather than record it.
     """
     import torch
 
@@ -312,8 +313,8 @@ def _check_normalization(model: Any) -> None:
         and torch.isnan(image_min).any()
     ):
         msg = (
-            "no validation pass during fit: anomalib's score normalisation is undefined (NaN), so test metrics "
-            "would be meaningless; run validation at least once (check_val_every_n_epoch <= max_epochs)"
+            "no validation pass during fit: anomalib's score normalisation statistics are undefined (NaN); "
+            "run validation at least once (check_val_every_n_epoch <= max_epochs)"
         )
         raise RuntimeError(msg)
 
