@@ -143,6 +143,8 @@ def contamination_table(rows: list[dict[str, str]], models: list[str]) -> str:
     Each dataset ends with the drop from 0 % to 20 % per model (mean at 0 % minus mean at 20 %).
     """
     rows = latest_successful(rows)
+    if not rows:
+        return "Not measured yet: no successful row in the suite's results CSV."
     cells: dict[tuple[str, str, float], dict[str, list[dict[str, str]]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
         cells[(row["dataset"], row["setting"], float(row["ratio"] or 0))][row["model"]].append(row)
