@@ -130,6 +130,7 @@ class ModelSpec:
     recipe: str | None = None  # configs/model/<recipe>.yaml: the fitted (and exported) model
     timing_recipes: list[str] = field(default_factory=list)  # recipes timed for training only
     stock: dict[str, Any] | None = None  # anomalib stock model: class path and init args
+    overrides: dict[str, Any] = field(default_factory=dict)  # init args changed from the recipe's
 
 
 MODELS = [
@@ -145,6 +146,8 @@ MODELS = [
     ModelSpec("DRA", "labelled", "dra_cpu", ["dra"]),
     ModelSpec("ADL", "unlabelled", "adl_cpu", ["adl"]),
     ModelSpec("AD2-S", "unlabelled", "ad2_cpu"),
+    # AD²'s baseline: the same class and inference graph with NMFE and ATDR off (EfficientAD's training).
+    ModelSpec("EfficientAD-S", "unlabelled", "ad2_cpu", overrides={"nmfe": False, "atdr": False}),
     ModelSpec("AD2-M", "unlabelled", "ad2"),
 ]  # fmt: skip
 
@@ -243,12 +246,19 @@ def _recipe_args(recipe: str) -> dict[str, Any]:
     raise FileNotFoundError(msg)
 
 
-def recipe_model(recipe: str, steps: int, settings: Settings, reduce_batch: bool = False) -> tuple[Any, str]:
+def recipe_model(
+    recipe: str,
+    steps: int,
+    settings: Settings,
+    reduce_batch: bool = False,
+    overrides: dict[str, Any] | None = None,
+) -> tuple[Any, str]:
     """The model of ``configs/model/<recipe>.yaml`` trained for ``steps`` steps (one epoch).
 
-    Only the length changes (and, with ``--quick``, image size and batch sizes; with ``reduce_batch``,
-    the batch sizes of :data:`REDUCED_BATCHES`); the audits are off and AD² computes its map quantiles
-    from 8 images: neither changes the inference graph.
+    ``overrides`` replaces init args of the recipe (recorded in the description). Otherwise only the
+    length changes (and, with ``--quick``, image size and batch sizes; with ``reduce_batch``, the batch
+    sizes of :data:`REDUCED_BATCHES`); the audits are off and AD² computes its map quantiles from 8
+    images: neither changes the inference graph.
     """
     from anomalib_contam.benchmark import import_object
 
@@ -261,6 +271,9 @@ def recipe_model(recipe: str, steps: int, settings: Settings, reduce_batch: bool
     }[recipe.removesuffix("_cpu")]
     args.update(steps_per_epoch=steps, num_epochs=1, visualizer=False)
     description = f"configs/model/{recipe}.yaml"
+    if overrides:
+        args.update(overrides)
+        description += " with " + ", ".join(f"{key}={value}" for key, value in overrides.items())
     if "audit" in args or recipe.startswith(("adl", "ad2")):
         args["audit"] = False
     if recipe.startswith("ad2"):
@@ -656,7 +669,7 @@ def measure_model(
             size = settings.image_size
         else:
             steps = settings.cpu_steps if spec.recipe.endswith("_cpu") or settings.quick else settings.default_steps
-            model, recipe = recipe_model(spec.recipe, steps + 1, settings)
+            model, recipe = recipe_model(spec.recipe, steps + 1, settings, overrides=spec.overrides)
             size = int(model.hparams.image_size)
         fitted = fit(model, make_datamodule(data_root, spec, settings), work, spec.name)
         train = {**common, **train_row(spec.name, recipe, fitted, size)}
