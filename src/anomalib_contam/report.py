@@ -233,6 +233,35 @@ def which_model_table(root: Path = Path("benchmarks/results")) -> str:
     return "\n".join(lines)
 
 
+DRA_ABLATION = ["DRA-seen", "DRA-seen-pseudo", "DRA-seen-pseudo-residual", "DRA"]
+DRA_HEADS = ["normal", "seen", "pseudo", "residual", "combined"]
+
+
+def dra_ablation_table(rows: list[dict[str, str]]) -> str:
+    """Paper Table 3 structure: heads added one by one, MTD hard setting (per known class and the mean)."""
+    kept = [r for r in rows if r["model"] in DRA_ABLATION and r["dataset"] == "mtd" and r["setting"] == "hard"]
+    return comparison_table(kept, DRA_ABLATION)
+
+
+def dra_heads_table(rows: list[dict[str, str]]) -> str:
+    """Image AUROC of each head of a trained DRA alone (``benchmarks/dra_heads.py``), per run."""
+    lines = [
+        "| dataset | setting | known class | "
+        + " | ".join(f"{head} head" for head in DRA_HEADS[:-1])
+        + " | combined |",
+        "|" + "---|" * (3 + len(DRA_HEADS)),
+    ]
+    runs: dict[tuple[str, str, str], dict[str, str]] = defaultdict(dict)
+    for row in rows:
+        runs[(row["dataset"], row["setting"], row["known_class"])][row["head"]] = row["image_auroc"]
+    for (dataset, setting, known), heads in sorted(runs.items()):
+        cells = [f"{float(heads[h]):.3f}" if h in heads else "-" for h in DRA_HEADS]
+        lines.append(f"| {dataset} | {setting} | {known or '-'} | " + " | ".join(cells) + " |")
+    if not runs:
+        lines.append("| not measured |" + " |" * (2 + len(DRA_HEADS)))
+    return "\n".join(lines)
+
+
 def _csv(path: str) -> Callable[[], list[dict[str, str]]]:
     return lambda: read_rows(Path(path))
 
@@ -249,6 +278,8 @@ TABLES: dict[str, Callable[[], str]] = {
         ["DRA", "DevNet", "PaDiM"],
     ),
     "dra-paper": lambda: paper_table(_merged("benchmarks/results/dra/results.csv"), ["DRA"]),
+    "dra-ablation": lambda: dra_ablation_table(read_rows(Path("benchmarks/results/dra/results.csv"))),
+    "dra-heads": lambda: dra_heads_table(read_rows(Path("benchmarks/results/dra-heads/results.csv"))),
     "which-model": which_model_table,
     "adl": lambda: contamination_table(
         read_rows(Path("benchmarks/results/adl/results.csv")), ["ADL", "ADL-uniform", "PaDiM", "PatchCore"]

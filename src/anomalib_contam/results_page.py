@@ -173,6 +173,18 @@ def write_results_page(path: Path = Path("docs/results.md"), root: Path = RESULT
         lines += [f"## {title}", "", context, "", TABLES[table](), ""]
         if table == "dra":
             lines += ["Next to the DRA paper (ELPV is the only dataset both share):", "", TABLES["dra-paper"](), ""]
+            lines += [
+                "Ablation in the structure of the paper's Table 3 (MTD hard, 10 shots; heads added one by one, the "
+                "full model adds the normality head):",
+                "",
+                TABLES["dra-ablation"](),
+                "",
+                "Each head of the trained full model scored alone (`python benchmarks/dra_heads.py`, "
+                "`benchmarks/results/dra-heads/results.csv`; the normality head negated, as in the combined score):",
+                "",
+                TABLES["dra-heads"](),
+                "",
+            ]
         if table == "devnet":
             lines += ["Next to the DRA paper's DevNet:", "", TABLES["devnet-paper"](), ""]
     lines += ["## Plots", ""]

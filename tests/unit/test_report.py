@@ -7,6 +7,8 @@ from anomalib_contam.benchmark import COLUMNS, append_row
 from anomalib_contam.report import (
     comparison_table,
     contamination_table,
+    dra_ablation_table,
+    dra_heads_table,
     paper_table,
     update_markdown,
     which_model_table,
@@ -81,3 +83,27 @@ def test_which_model_ranks_measured_models_and_writes_the_results_page(tmp_path:
     assert "(plots/adl_mtd_auroc_vs_contamination.png)" in text
     assert (tmp_path / "docs" / "plots" / "adl_mtd_audit_precision_vs_contamination.png").is_file()
     assert (tmp_path / "docs" / "plots" / "fewshot_elpv_auroc_vs_shots.png").is_file()
+
+
+def test_dra_ablation_keeps_mtd_hard_rows_of_the_ablation_models_only() -> None:
+    rows = [
+        _row(model="DRA-seen", dataset="mtd", setting="hard", shots="10", known_class="crack", seed="0",
+             image_auroc="0.55"),
+        _row(model="DRA", dataset="mtd", setting="hard", shots="10", known_class="crack", seed="0", image_auroc="0.6"),
+        _row(model="DRA", dataset="mtd", setting="general", shots="10", seed="0", image_auroc="0.7"),
+        _row(model="DRA", dataset="elpv", setting="hard", shots="10", known_class="mono", seed="0", image_auroc="0.7"),
+    ]  # fmt: skip
+    table = dra_ablation_table(rows)
+    assert "| mtd | hard | 10 | crack | 0.550 (1 seed) | not measured | not measured | 0.600 (1 seed) |" in table
+    assert "general" not in table
+    assert "elpv" not in table
+
+
+def test_dra_heads_table_has_one_row_per_run_and_a_cell_per_head() -> None:
+    rows = [
+        {"dataset": "mtd", "setting": "hard", "known_class": "crack", "head": head, "image_auroc": value}
+        for head, value in (("normal", "0.5359"), ("seen", "0.527"), ("pseudo", "0.629"), ("combined", "0.5657"))
+    ]
+    table = dra_heads_table(rows)
+    assert "| mtd | hard | crack | 0.536 | 0.527 | 0.629 | - | 0.566 |" in table
+    assert "not measured" in dra_heads_table([])
