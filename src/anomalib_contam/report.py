@@ -262,6 +262,19 @@ def dra_heads_table(rows: list[dict[str, str]]) -> str:
     return "\n".join(lines)
 
 
+def ad2_maps_table(rows: list[dict[str, str]]) -> str:
+    """Image AUROC of AD²'s maps alone and combined (``benchmarks/ad2_maps.py``), per run."""
+    lines = ["| dataset | ratio | nmfe | atdr | score | image AUROC |", "|---|---|---|---|---|---|"]
+    lines += [
+        f"| {row['dataset']} | {float(row['ratio']):.0%} | {row['nmfe']} | {row['atdr']} | {row['score']} | "
+        f"{float(row['image_auroc']):.3f} |"
+        for row in rows
+    ]
+    if not rows:
+        lines.append("| not measured | | | | | |")
+    return "\n".join(lines)
+
+
 def _csv(path: str) -> Callable[[], list[dict[str, str]]]:
     return lambda: read_rows(Path(path))
 
@@ -281,6 +294,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "dra-ablation": lambda: dra_ablation_table(read_rows(Path("benchmarks/results/dra/results.csv"))),
     "dra-heads": lambda: dra_heads_table(read_rows(Path("benchmarks/results/dra-heads/results.csv"))),
     "which-model": which_model_table,
+    "ad2-maps": lambda: ad2_maps_table(read_rows(Path("benchmarks/results/ad2-maps/results.csv"))),
     "adl": lambda: contamination_table(
         read_rows(Path("benchmarks/results/adl/results.csv")), ["ADL", "ADL-uniform", "PaDiM", "PatchCore"]
     ),

@@ -185,6 +185,14 @@ def write_results_page(path: Path = Path("docs/results.md"), root: Path = RESULT
                 TABLES["dra-heads"](),
                 "",
             ]
+        if table == "ad2":
+            lines += [
+                "AD²'s two maps scored alone (`python benchmarks/ad2_maps.py`, "
+                "`benchmarks/results/ad2-maps/results.csv`):",
+                "",
+                TABLES["ad2-maps"](),
+                "",
+            ]
         if table == "devnet":
             lines += ["Next to the DRA paper's DevNet:", "", TABLES["devnet-paper"](), ""]
     lines += ["## Plots", ""]

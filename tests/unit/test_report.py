@@ -5,6 +5,7 @@ from pathlib import Path
 
 from anomalib_contam.benchmark import COLUMNS, append_row
 from anomalib_contam.report import (
+    ad2_maps_table,
     comparison_table,
     contamination_table,
     dra_ablation_table,
@@ -107,3 +108,12 @@ def test_dra_heads_table_has_one_row_per_run_and_a_cell_per_head() -> None:
     table = dra_heads_table(rows)
     assert "| mtd | hard | crack | 0.536 | 0.527 | 0.629 | - | 0.566 |" in table
     assert "not measured" in dra_heads_table([])
+
+
+def test_ad2_maps_table_lists_each_score_of_each_run() -> None:
+    rows = [
+        {"dataset": "mtd", "ratio": "0.1", "nmfe": "True", "atdr": "True", "score": "combined map max",
+         "image_auroc": "0.5318"},
+    ]  # fmt: skip
+    assert "| mtd | 10% | True | True | combined map max | 0.532 |" in ad2_maps_table(rows)
+    assert "not measured" in ad2_maps_table([])
