@@ -243,6 +243,22 @@ def dra_ablation_table(rows: list[dict[str, str]]) -> str:
     return comparison_table(kept, DRA_ABLATION)
 
 
+RECIPE_LENGTH = ["DRA", "DevNet", "DRA-240steps", "DevNet-240steps"]
+
+
+def recipe_length_table(rows: list[dict[str, str]]) -> str:
+    """DRA and DevNet at 80 and 240 steps on the settings where the longer recipes were run."""
+    long_keys = {
+        (r["dataset"], r["setting"], r["shots"], r["known_class"]) for r in rows if r["model"].endswith("-240steps")
+    }
+    kept = [
+        r
+        for r in rows
+        if r["model"] in RECIPE_LENGTH and (r["dataset"], r["setting"], r["shots"], r["known_class"]) in long_keys
+    ]
+    return comparison_table(kept, RECIPE_LENGTH)
+
+
 def dra_heads_table(rows: list[dict[str, str]]) -> str:
     """Image AUROC of each head of a trained DRA alone (``benchmarks/dra_heads.py``), per run."""
     lines = [
@@ -292,6 +308,9 @@ TABLES: dict[str, Callable[[], str]] = {
     ),
     "dra-paper": lambda: paper_table(_merged("benchmarks/results/dra/results.csv"), ["DRA"]),
     "dra-ablation": lambda: dra_ablation_table(read_rows(Path("benchmarks/results/dra/results.csv"))),
+    "dra-recipe-length": lambda: recipe_length_table(
+        _merged("benchmarks/results/dra/results.csv", "benchmarks/results/devnet/results.csv")
+    ),
     "dra-heads": lambda: dra_heads_table(read_rows(Path("benchmarks/results/dra-heads/results.csv"))),
     "which-model": which_model_table,
     "ad2-maps": lambda: ad2_maps_table(read_rows(Path("benchmarks/results/ad2-maps/results.csv"))),

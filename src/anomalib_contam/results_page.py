@@ -179,6 +179,11 @@ def write_results_page(path: Path = Path("docs/results.md"), root: Path = RESULT
                 "",
                 TABLES["dra-ablation"](),
                 "",
+                "Recipe length (diagnostic): DRA and DevNet with their CPU recipes three times longer (240 steps) "
+                "on the MTD known classes where DRA fell furthest below DevNet:",
+                "",
+                TABLES["dra-recipe-length"](),
+                "",
                 "Each head of the trained full model scored alone (`python benchmarks/dra_heads.py`, "
                 "`benchmarks/results/dra-heads/results.csv`; the normality head negated, as in the combined score):",
                 "",

@@ -11,6 +11,7 @@ from anomalib_contam.report import (
     dra_ablation_table,
     dra_heads_table,
     paper_table,
+    recipe_length_table,
     update_markdown,
     which_model_table,
 )
@@ -117,3 +118,15 @@ def test_ad2_maps_table_lists_each_score_of_each_run() -> None:
     ]  # fmt: skip
     assert "| mtd | 10% | True | True | combined map max | 0.532 |" in ad2_maps_table(rows)
     assert "not measured" in ad2_maps_table([])
+
+
+def test_recipe_length_table_keeps_only_settings_with_a_long_run() -> None:
+    rows = [
+        _row(model="DRA", dataset="mtd", setting="hard", shots="10", known_class="crack", seed="0", image_auroc="0.5"),
+        _row(model="DRA", dataset="mtd", setting="hard", shots="10", known_class="fray", seed="0", image_auroc="0.6"),
+        _row(model="DRA-240steps", dataset="mtd", setting="hard", shots="10", known_class="crack", seed="0",
+             image_auroc="0.7"),
+    ]  # fmt: skip
+    table = recipe_length_table(rows)
+    assert "| mtd | hard | 10 | crack | 0.500 (1 seed) | not measured | 0.700 (1 seed) | not measured |" in table
+    assert "fray" not in table
