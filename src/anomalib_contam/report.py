@@ -103,7 +103,7 @@ def _hard_mean_lines(hard_means: dict, models: list[str]) -> list[str]:
         for model in models:
             per_seed = [sum(v) / len(v) for v in per_model.get(model, {}).values()]
             n_classes = {len(v) for v in per_model.get(model, {}).values()}
-            note = f", {max(n_classes)} classes" if n_classes else ""
+            note = f", {max(n_classes)} class{'es' if max(n_classes) > 1 else ''}" if n_classes else ""
             cells.append(_stats(per_seed).replace(")", f"{note})") if per_seed else "not measured")
         lines.append(f"| {dataset} | **hard, mean** | {shots} | all | " + " | ".join(cells) + " |" + " |" * len(models))
     return lines
