@@ -17,17 +17,14 @@ Usage (from the repository root, after ``anomalib-contam benchmark --config benc
 
 from __future__ import annotations
 
-import argparse
-import csv
 import json
 from pathlib import Path
 
 import torch
-from anomalib.data import AnomalibDataModule
+from checkpoint_diagnostics import run_cli, test_batches
 from torchmetrics.classification import BinaryAUROC
 
 from anomalib_contam import AD2
-from anomalib_contam.benchmark import build_datamodule
 
 COLUMNS = ["checkpoint", "dataset", "ratio", "nmfe", "atdr", "score", "image_auroc", "n_test"]
 SPLIT_PARAMETERS = ("ratio_base", "overlap", "perturbation", "replacement", "clean_holdout_ratio")
@@ -42,16 +39,11 @@ def map_aurocs(checkpoint: Path, data_config: str) -> list[dict[str, str]]:
         "ratio": parameters["contamination_ratio"],
         "overrides": {key: parameters[key] for key in SPLIT_PARAMETERS},
     }
-    datamodule = build_datamodule(data_config, setting)
-    datamodule.setup()
     model = AD2.load_from_checkpoint(checkpoint, map_location="cpu").eval()
-    # Resize per item before collating, as the Engine does (MTD images differ in size).
-    AnomalibDataModule._update_subset_augmentations(datamodule.test_data, None, model.pre_processor.transform)
     scores: dict[str, list[torch.Tensor]] = {}
     labels: list[torch.Tensor] = []
     with torch.no_grad():
-        for batch in datamodule.test_dataloader():
-            images, _ = model.pre_processor.transform(batch.image, batch.gt_mask)
+        for batch, images in test_batches(data_config, setting, model):
             map_st, map_ae = model.model.raw_maps(images)
             combined = model.model(images).anomaly_map
             for name, value in (
@@ -78,25 +70,5 @@ def map_aurocs(checkpoint: Path, data_config: str) -> list[dict[str, str]]:
     ]
 
 
-def main() -> None:
-    """Score every checkpoint given on the command line and append the rows."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoints", nargs="+", type=Path)
-    parser.add_argument("--data-config", required=True)
-    parser.add_argument("--output", type=Path, default=Path("benchmarks/results/ad2-maps/results.csv"))
-    args = parser.parse_args()
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    new = not args.output.is_file()
-    with args.output.open("a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-        if new:
-            writer.writeheader()
-        for checkpoint in args.checkpoints:
-            rows = map_aurocs(checkpoint, args.data_config)
-            writer.writerows(rows)
-            handle.flush()
-            print("; ".join(f"{row['score']} {row['image_auroc']}" for row in rows))
-
-
 if __name__ == "__main__":
-    main()
+    run_cli(__doc__.splitlines()[0], "benchmarks/results/ad2-maps/results.csv", COLUMNS, map_aurocs)

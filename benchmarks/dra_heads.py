@@ -16,17 +16,14 @@ Usage (from the repository root, after ``anomalib-contam benchmark --config benc
 
 from __future__ import annotations
 
-import argparse
-import csv
 import json
 from pathlib import Path
 
 import torch
-from anomalib.data import AnomalibDataModule
+from checkpoint_diagnostics import run_cli, test_batches
 from torchmetrics.classification import BinaryAUROC
 
 from anomalib_contam import DRA
-from anomalib_contam.benchmark import build_datamodule
 
 COLUMNS = ["checkpoint", "dataset", "setting", "known_class", "shots", "head", "image_auroc", "n_test"]
 
@@ -43,16 +40,11 @@ def head_aurocs(checkpoint: Path, data_config: str) -> list[dict[str, str]]:
     }
     if parameters.get("known_class"):
         setting["known_class"] = parameters["known_class"]
-    datamodule = build_datamodule(data_config, setting)
-    datamodule.setup()
     model = DRA.load_from_checkpoint(checkpoint, map_location="cpu").eval()
-    # Resize per item before collating, as the Engine does (MTD images differ in size).
-    AnomalibDataModule._update_subset_augmentations(datamodule.test_data, None, model.pre_processor.transform)
     scores: dict[str, list[torch.Tensor]] = {}
     labels: list[torch.Tensor] = []
     with torch.no_grad():
-        for batch in datamodule.test_dataloader():
-            images, _ = model.pre_processor.transform(batch.image, batch.gt_mask)  # as in Engine.test
+        for batch, images in test_batches(data_config, setting, model):
             outputs = model.model.heads_forward(images)
             for head, score in outputs.scores.items():
                 scores.setdefault(head, []).append(-score if head == "normal" else score)
@@ -75,25 +67,5 @@ def head_aurocs(checkpoint: Path, data_config: str) -> list[dict[str, str]]:
     return rows
 
 
-def main() -> None:
-    """Score every checkpoint given on the command line and append the rows."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoints", nargs="+", type=Path)
-    parser.add_argument("--data-config", required=True)
-    parser.add_argument("--output", type=Path, default=Path("benchmarks/results/dra-heads/results.csv"))
-    args = parser.parse_args()
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    new = not args.output.is_file()
-    with args.output.open("a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-        if new:
-            writer.writeheader()
-        for checkpoint in args.checkpoints:
-            rows = head_aurocs(checkpoint, args.data_config)
-            writer.writerows(rows)
-            handle.flush()
-            print(rows[0]["known_class"], ", ".join(f"{row['head']} {row['image_auroc']}" for row in rows))
-
-
 if __name__ == "__main__":
-    main()
+    run_cli(__doc__.splitlines()[0], "benchmarks/results/dra-heads/results.csv", COLUMNS, head_aurocs)

@@ -1,0 +1,56 @@
+# Copyright (C) 2026 anomalib-contam contributors
+# SPDX-License-Identifier: Apache-2.0
+
+"""Shared parts of the checkpoint diagnostics (``dra_heads.py``, ``ad2_maps.py``).
+
+Both rebuild a benchmark run's test set from its manifest, score it with a reloaded checkpoint and
+append one CSV row per score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from anomalib.data import AnomalibDataModule
+
+from anomalib_contam.benchmark import build_datamodule
+
+
+def test_batches(data_config: str, setting: dict[str, Any], model: Any) -> Iterator[tuple[Any, Any]]:
+    """``(batch, pre-processed images)`` of the test set of ``setting``, as the Engine would feed ``model``."""
+    datamodule = build_datamodule(data_config, setting)
+    datamodule.setup()
+    # Resize per item before collating, as the Engine does (MTD images differ in size).
+    AnomalibDataModule._update_subset_augmentations(datamodule.test_data, None, model.pre_processor.transform)
+    for batch in datamodule.test_dataloader():
+        images, _ = model.pre_processor.transform(batch.image, batch.gt_mask)
+        yield batch, images
+
+
+def run_cli(
+    description: str,
+    default_output: str,
+    columns: list[str],
+    score: Callable[[Path, str], list[dict[str, Any]]],
+) -> None:
+    """Parse ``checkpoints --data-config [--output]``, score every checkpoint and append its rows."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("checkpoints", nargs="+", type=Path)
+    parser.add_argument("--data-config", required=True)
+    parser.add_argument("--output", type=Path, default=Path(default_output))
+    args = parser.parse_args()
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    new = not args.output.is_file()
+    with args.output.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        if new:
+            writer.writeheader()
+        for checkpoint in args.checkpoints:
+            rows = score(checkpoint, args.data_config)
+            writer.writerows(rows)
+            handle.flush()
+            print(checkpoint, "; ".join(f"{row[columns[-3]]} {row['image_auroc']}" for row in rows))
