@@ -233,6 +233,9 @@ class ADL(DeviationModelMixin, AnomalibModule):
         masks = torch.cat([torch.zeros_like(pseudo_masks[:1]).expand(len(normal), -1, -1, -1), pseudo_masks])
         outputs = self.model(inputs)
         step = self.global_step
+        # Checked before the loss: binary cross-entropy raises its own opaque error on NaN probabilities.
+        check_finite(outputs.scores, step, "deviation scores")
+        check_finite(outputs.probabilities, step, "probability-head output")
         parts = self.loss(
             outputs.scores,
             outputs.probabilities,
