@@ -38,7 +38,10 @@ def _adl_outside_a_fit() -> ADL:
     ("factory", "batch"),
     [
         (lambda: DevNet(pretrained=False, image_size=64, n_scales=1, visualizer=False), _nan_batch(2, 2)),
-        (lambda: DRA(pretrained=False, image_size=64, batch_normal=2, batch_anomalous=2, n_references=2), _nan_batch(2, 2)),
+        (
+            lambda: DRA(pretrained=False, image_size=64, batch_normal=2, batch_anomalous=2, n_references=2),
+            _nan_batch(2, 2),
+        ),
         (_adl_outside_a_fit, _nan_batch(4, 0)),
         (lambda: AD2(teacher="backbone", batch_size=2), _nan_batch(2, 0, size=256)),
     ],
