@@ -71,4 +71,4 @@ def map_aurocs(checkpoint: Path, data_config: str) -> list[dict[str, str]]:
 
 
 if __name__ == "__main__":
-    run_cli(__doc__.splitlines()[0], "benchmarks/results/ad2-maps/results.csv", COLUMNS, map_aurocs)
+    run_cli(__doc__.splitlines()[0], "benchmarks/results/ad2-maps/results.csv", COLUMNS, map_aurocs, "score")

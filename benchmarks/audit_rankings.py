@@ -66,7 +66,8 @@ def main() -> None:
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args()
     table = compare(args.first, args.second)
-    table.to_csv(args.output, index=False, float_format="%.4f")
+    table["value"] = [str(int(v)) if float(v).is_integer() else f"{v:.4f}" for v in table.value]  # counts as integers
+    table.to_csv(args.output, index=False)
     print(table.to_string(index=False))
 
 

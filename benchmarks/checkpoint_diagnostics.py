@@ -36,8 +36,12 @@ def run_cli(
     default_output: str,
     columns: list[str],
     score: Callable[[Path, str], list[dict[str, Any]]],
+    label: str,
 ) -> None:
-    """Parse ``checkpoints --data-config [--output]``, score every checkpoint and append its rows."""
+    """Parse ``checkpoints --data-config [--output]``, score every checkpoint and append its rows.
+
+    ``label`` names the column printed beside each AUROC (the head or score).
+    """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("checkpoints", nargs="+", type=Path)
     parser.add_argument("--data-config", required=True)
@@ -53,4 +57,4 @@ def run_cli(
             rows = score(checkpoint, args.data_config)
             writer.writerows(rows)
             handle.flush()
-            print(checkpoint, "; ".join(f"{row[columns[-3]]} {row['image_auroc']}" for row in rows))
+            print(checkpoint, "; ".join(f"{row[label]} {row['image_auroc']}" for row in rows))

@@ -68,4 +68,4 @@ def head_aurocs(checkpoint: Path, data_config: str) -> list[dict[str, str]]:
 
 
 if __name__ == "__main__":
-    run_cli(__doc__.splitlines()[0], "benchmarks/results/dra-heads/results.csv", COLUMNS, head_aurocs)
+    run_cli(__doc__.splitlines()[0], "benchmarks/results/dra-heads/results.csv", COLUMNS, head_aurocs, "head")
