@@ -4,8 +4,8 @@
 """The committed benchmark grids (``benchmarks/*.yaml``) expand into valid runs (nothing is trained).
 
 A typo in a grid (an unknown constructor argument, a model name a dataset block filters on that
-no model has, a model no block uses, a missing data config) would otherwise surface only after the runs before it, hours
-into a benchmark.
+no model has, a model no block uses, a missing data config) would otherwise surface only after the
+runs before it, hours into a benchmark.
 """
 
 import inspect
@@ -25,7 +25,7 @@ def test_grids_are_found() -> None:
 
 
 @pytest.mark.parametrize("grid_path", GRIDS, ids=lambda path: path.stem)
-def test_grid_expands_to_unique_runs_with_known_models_and_arguments(grid_path: Path) -> None:
+def test_grid_expands_with_known_models_configs_and_arguments(grid_path: Path) -> None:
     grid = yaml.safe_load(grid_path.read_text())
     assert grid["suite"] == grid_path.stem  # results land in benchmarks/results/<suite>/
     names = [model["name"] for model in grid["models"]]
