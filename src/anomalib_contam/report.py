@@ -137,10 +137,10 @@ def paper_table(rows: list[dict[str, str]], models: list[str]) -> str:
     return "\n".join(lines)
 
 
-def contamination_table(rows: list[dict[str, str]], models: list[str]) -> str:
+def contamination_table(rows: list[dict[str, str]], models: list[str], drop: bool = True) -> str:
     """Image AUROC per contamination setting (rows) and model (columns), pixel AUROC, audit precision at n.
 
-    Each dataset ends with the drop from 0 % to 20 % per model (mean at 0 % minus mean at 20 %).
+    With ``drop``, each dataset ends with the drop from 0 % to 20 % per model (mean at 0 % minus mean at 20 %).
     """
     rows = latest_successful(rows)
     if not rows:
@@ -160,6 +160,8 @@ def contamination_table(rows: list[dict[str, str]], models: list[str]) -> str:
             row_cells += [_pixel_cell(cells[key].get(m, [])) for m in models]
             row_cells += [_stats(_floats(cells[key].get(m, []), "audit_precision_at_n")) for m in audited]
             lines.append(f"| {dataset} | {key[1]} | {key[2]:.0%} | " + " | ".join(row_cells) + " |")
+        if not drop:
+            continue
         drops = []
         for model in models:
             clean = _floats(cells.get((dataset, "contaminated", 0.0), {}).get(model, []), "image_auroc")
@@ -264,6 +266,18 @@ def recipe_length_table(rows: list[dict[str, str]]) -> str:
     return comparison_table(kept, RECIPE_LENGTH)
 
 
+ADL_RECIPE_LENGTH = ["ADL", "ADL-240steps", "PaDiM"]
+
+
+def adl_recipe_length_table(rows: list[dict[str, str]]) -> str:
+    """ADL at 80 and 240 steps beside PaDiM, on the settings where the longer recipe was run."""
+    long_keys = {(r["dataset"], r["setting"], r["ratio"]) for r in rows if r["model"] == "ADL-240steps"}
+    kept = [
+        r for r in rows if r["model"] in ADL_RECIPE_LENGTH and (r["dataset"], r["setting"], r["ratio"]) in long_keys
+    ]
+    return contamination_table(kept, ADL_RECIPE_LENGTH, drop=False)
+
+
 def dra_heads_table(rows: list[dict[str, str]]) -> str:
     """Image AUROC of each head of a trained DRA alone (``benchmarks/dra_heads.py``), per run."""
     lines = [
@@ -322,6 +336,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "adl": lambda: contamination_table(
         read_rows(Path("benchmarks/results/adl/results.csv")), ["ADL", "ADL-uniform", "PaDiM", "PatchCore"]
     ),
+    "adl-recipe-length": lambda: adl_recipe_length_table(read_rows(Path("benchmarks/results/adl/results.csv"))),
     "ad2": lambda: contamination_table(
         read_rows(Path("benchmarks/results/ad2/results.csv")),
         ["AD2", "EfficientAD", "AD2-NMFE-only", "AD2-ATDR-only", "PaDiM", "PatchCore"],

@@ -6,6 +6,7 @@ from pathlib import Path
 from anomalib_contam.benchmark import COLUMNS, append_row
 from anomalib_contam.report import (
     ad2_maps_table,
+    adl_recipe_length_table,
     comparison_table,
     contamination_table,
     dra_ablation_table,
@@ -133,3 +134,12 @@ def test_recipe_length_table_keeps_only_settings_with_a_long_run() -> None:
     table = recipe_length_table(rows)
     assert "| mtd | hard | 10 | crack | 0.500 (1 seed) | not measured | 0.700 (1 seed) | not measured |" in table
     assert "fray" not in table
+
+
+def test_adl_recipe_length_table_keeps_only_ratios_with_a_long_run_and_has_no_drop_row() -> None:
+    long_run = _row(model="ADL-240steps", dataset="mtd", setting="contaminated", ratio="0.2", seed="0",
+                    image_auroc="0.85", audit_precision_at_n="0.9")  # fmt: skip
+    table = adl_recipe_length_table([*CONTAMINATED, long_run])
+    assert "| mtd | contaminated | 20% | 0.750 ± 0.071 (2 seeds) | 0.850 (1 seed) | 0.600 (1 seed) |" in table
+    assert "| 0% |" not in table
+    assert "drop" not in table
