@@ -253,16 +253,19 @@ def dra_ablation_table(rows: list[dict[str, str]]) -> str:
 RECIPE_LENGTH = ["DRA", "DevNet", "DRA-240steps", "DevNet-240steps"]
 
 
+def _where_long_run_exists(
+    rows: list[dict[str, str]], models: list[str], key: Callable[[dict[str, str]], tuple[str, ...]]
+) -> list[dict[str, str]]:
+    """Rows of ``models`` on the settings (by ``key``) where a ``*-240steps`` recipe was run."""
+    long_keys = {key(r) for r in rows if r["model"].endswith("-240steps")}
+    return [r for r in rows if r["model"] in models and key(r) in long_keys]
+
+
 def recipe_length_table(rows: list[dict[str, str]]) -> str:
     """DRA and DevNet at 80 and 240 steps on the settings where the longer recipes were run."""
-    long_keys = {
-        (r["dataset"], r["setting"], r["shots"], r["known_class"]) for r in rows if r["model"].endswith("-240steps")
-    }
-    kept = [
-        r
-        for r in rows
-        if r["model"] in RECIPE_LENGTH and (r["dataset"], r["setting"], r["shots"], r["known_class"]) in long_keys
-    ]
+    kept = _where_long_run_exists(
+        rows, RECIPE_LENGTH, lambda r: (r["dataset"], r["setting"], r["shots"], r["known_class"])
+    )
     return comparison_table(kept, RECIPE_LENGTH)
 
 
@@ -271,10 +274,7 @@ ADL_RECIPE_LENGTH = ["ADL", "ADL-240steps", "PaDiM"]
 
 def adl_recipe_length_table(rows: list[dict[str, str]]) -> str:
     """ADL at 80 and 240 steps beside PaDiM, on the settings where the longer recipe was run."""
-    long_keys = {(r["dataset"], r["setting"], r["ratio"]) for r in rows if r["model"] == "ADL-240steps"}
-    kept = [
-        r for r in rows if r["model"] in ADL_RECIPE_LENGTH and (r["dataset"], r["setting"], r["ratio"]) in long_keys
-    ]
+    kept = _where_long_run_exists(rows, ADL_RECIPE_LENGTH, lambda r: (r["dataset"], r["setting"], r["ratio"]))
     return contamination_table(kept, ADL_RECIPE_LENGTH, drop=False)
 
 
