@@ -95,6 +95,13 @@ def _pixel_cell(rows: list[dict[str, str]]) -> str:
     return _stats(_floats(rows, "pixel_auroc"))
 
 
+def _audit_cell(rows: list[dict[str, str]], ratio: float) -> str:
+    """Audit precision at n, or why there is none (nothing injected at 0 %, or no run)."""
+    if rows and ratio == 0 and not _floats(rows, "audit_precision_at_n"):
+        return "n/a (nothing injected)"
+    return _stats(_floats(rows, "audit_precision_at_n"))
+
+
 def _hard_mean_lines(hard_means: dict, models: list[str]) -> list[str]:
     """Rows with the mean over the known classes of the hard setting (per seed first)."""
     lines = []
@@ -158,7 +165,7 @@ def contamination_table(rows: list[dict[str, str]], models: list[str], drop: boo
         for key in keys:
             row_cells = [_stats(_floats(cells[key].get(m, []), "image_auroc")) for m in models]
             row_cells += [_pixel_cell(cells[key].get(m, [])) for m in models]
-            row_cells += [_stats(_floats(cells[key].get(m, []), "audit_precision_at_n")) for m in audited]
+            row_cells += [_audit_cell(cells[key].get(m, []), key[2]) for m in audited]
             lines.append(f"| {dataset} | {key[1]} | {key[2]:.0%} | " + " | ".join(row_cells) + " |")
         if not drop:
             continue

@@ -68,6 +68,7 @@ def test_contamination_table_reports_audit_precision_and_the_drop() -> None:
     assert "PaDiM audit precision@n" not in table  # PaDiM has no audit
     assert "| mtd | contaminated | 20% | 0.750 ± 0.071 (2 seeds) | 0.600 (1 seed) |" in table
     assert "| mtd | **drop 0 % → 20 %** | | +0.150 | +0.350 |" in table
+    assert table.splitlines()[2].endswith("| n/a (no masks) | n/a (nothing injected) |")  # 0 %: no audit to score
 
 
 def test_which_model_ranks_measured_models_and_writes_the_results_page(tmp_path: Path) -> None:
