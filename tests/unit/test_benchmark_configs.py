@@ -47,3 +47,28 @@ def test_grid_expands_with_known_models_configs_and_arguments(grid_path: Path) -
     # A model no run uses is a typo in a dataset block's filter (a key listed twice runs once: allowed).
     unused = set(names) - {run.model["name"] for run in runs}
     assert not unused, f"{grid_path.name}: models no run uses: {unused}"
+
+
+@pytest.mark.parametrize("grid_path", GRIDS, ids=lambda path: path.stem)
+def test_fewer_shots_are_tested_on_the_largest_shot_test_set(grid_path: Path) -> None:
+    """Issue 3: 1-shot runs are evaluated on the 10-shot test set, so shot counts compare on one test set.
+
+    Without ``test_holdout`` a 1-shot run keeps nine more anomalies in its test set than the 10-shot
+    run of the same dataset (a different benchmark); this caught such a block in ``dra.yaml``.
+    """
+    grid = yaml.safe_load(grid_path.read_text())
+    general = [
+        (block["name"], setting)
+        for block in grid["datasets"]
+        for setting in block.get("settings") or []
+        if setting.get("setting") == "general" and "shots" in setting
+    ]
+    largest = {}
+    for dataset, setting in general:
+        largest[dataset] = max(largest.get(dataset, 0), int(setting["shots"]))
+    for dataset, setting in general:
+        held_out = int(setting.get("test_holdout", setting["shots"]))
+        assert held_out >= largest[dataset], (
+            f"{grid_path.name}: {dataset} {setting} must hold out {largest[dataset]} anomalies "
+            f"(test_holdout: {largest[dataset]}) to be tested on the {largest[dataset]}-shot test set"
+        )
