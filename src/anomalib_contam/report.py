@@ -32,6 +32,11 @@ PAPER_ANCHORS: dict[tuple[str, str, str, int], float] = {
 }
 
 
+# One-class models ignore the labelled anomalies: their fewer-shot run would repeat the largest-shot run on
+# the same test set (the grids skip it), so its cell points to that run instead of reading "not measured".
+LABEL_FREE_MODELS = {"PaDiM", "PatchCore", "EfficientAD"}
+
+
 def latest_successful(rows: list[dict[str, str]]) -> list[dict[str, str]]:
     """The last error-free row of every run key."""
     latest: dict[tuple[str, ...], dict[str, str]] = {}
@@ -72,13 +77,26 @@ def comparison_table(rows: list[dict[str, str]], models: list[str]) -> str:
     hard_means: dict[tuple[str, str], dict[str, dict[str, list[float]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(list)),
     )
+    largest_shots: dict[tuple[str, str, str], int] = defaultdict(int)
+    for dataset, setting, shots, known in by_setting:
+        largest_shots[(dataset, setting, known)] = max(largest_shots[(dataset, setting, known)], int(shots))
     datasets = sorted({key[0] for key in by_setting})
     for current in datasets:
         keys = [key for key in by_setting if key[0] == current]
         for key in sorted(keys, key=lambda k: (k[1] != "general", -int(k[2]), k[3])):
             dataset, setting, shots, known = key
-            cells = [_stats(_floats(by_setting[key].get(m, []), "image_auroc")) for m in models]
-            cells += [_pixel_cell(by_setting[key].get(m, [])) for m in models]
+            largest = largest_shots[(dataset, setting, known)]
+            largest_rows = by_setting[(dataset, setting, str(largest), known)]
+            repeats = {
+                m: _repeats_largest_shot_run(m, by_setting[key], largest_rows, int(shots), largest) for m in models
+            }
+            cells = [
+                _label_free_cell(largest) if repeats[m] else _stats(_floats(by_setting[key].get(m, []), "image_auroc"))
+                for m in models
+            ]
+            cells += [
+                _label_free_cell(largest) if repeats[m] else _pixel_cell(by_setting[key].get(m, [])) for m in models
+            ]
             lines.append(f"| {dataset} | {setting} | {shots} | {known or '-'} | " + " | ".join(cells) + " |")
             if setting == "hard":
                 for model in models:
@@ -86,6 +104,21 @@ def comparison_table(rows: list[dict[str, str]], models: list[str]) -> str:
                         hard_means[(dataset, shots)][model][row["seed"]].append(float(row["image_auroc"]))
         lines += _hard_mean_lines({k: v for k, v in hard_means.items() if k[0] == current}, models)
     return "\n".join(lines)
+
+
+def _repeats_largest_shot_run(
+    model: str,
+    runs: dict[str, list[dict[str, str]]],
+    largest_runs: dict[str, list[dict[str, str]]],
+    shots: int,
+    largest: int,
+) -> bool:
+    """A label-free model without a run at these shots whose largest-shot run exists (the same run)."""
+    return model in LABEL_FREE_MODELS and shots < largest and not runs.get(model) and bool(largest_runs.get(model))
+
+
+def _label_free_cell(largest: int) -> str:
+    return f"= {largest}-shot run (labels unused)"
 
 
 def _pixel_cell(rows: list[dict[str, str]]) -> str:
@@ -105,9 +138,18 @@ def _audit_cell(rows: list[dict[str, str]], ratio: float) -> str:
 def _hard_mean_lines(hard_means: dict, models: list[str]) -> list[str]:
     """Rows with the mean over the known classes of the hard setting (per seed first)."""
     lines = []
+    largest = {dataset: max(int(shots) for d, shots in hard_means if d == dataset) for dataset, _ in hard_means}
     for (dataset, shots), per_model in sorted(hard_means.items()):
         cells = []
         for model in models:
+            if (
+                model in LABEL_FREE_MODELS
+                and not per_model.get(model)
+                and int(shots) < largest[dataset]
+                and hard_means[(dataset, str(largest[dataset]))].get(model)
+            ):
+                cells.append(_label_free_cell(largest[dataset]))
+                continue
             per_seed = [sum(v) / len(v) for v in per_model.get(model, {}).values()]
             n_classes = {len(v) for v in per_model.get(model, {}).values()}
             note = f", {max(n_classes)} class{'es' if max(n_classes) > 1 else ''}" if n_classes else ""

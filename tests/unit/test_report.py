@@ -144,3 +144,19 @@ def test_adl_recipe_length_table_keeps_only_ratios_with_a_long_run_and_has_no_dr
     assert "| mtd | contaminated | 20% | 0.750 ± 0.071 (2 seeds) | 0.850 (1 seed) | 0.600 (1 seed) |" in table
     assert "| 0% |" not in table
     assert "drop" not in table
+
+
+def test_label_free_model_fewer_shot_cells_point_to_the_largest_shot_run() -> None:
+    """PaDiM ignores labels: its 1-shot cells name the 10-shot run (the grids skip the repeat)."""
+    mono = {"dataset": "elpv", "setting": "hard", "known_class": "mono", "seed": "0"}
+    rows = [
+        *ROWS,
+        _row(model="DevNet", shots="1", image_auroc="0.6", **mono),
+        _row(model="PaDiM", shots="10", image_auroc="0.8", **mono),
+        _row(model="DevNet", dataset="mtd", setting="general", shots="1", seed="0", image_auroc="0.6"),
+    ]
+    table = comparison_table(rows, ["DevNet", "PaDiM"])
+    assert "| elpv | hard | 1 | mono | 0.600 (1 seed) | = 10-shot run (labels unused) |" in table
+    assert "| elpv | **hard, mean** | 1 | all | 0.600 (1 seed, 1 class) | = 10-shot run (labels unused) |" in table
+    # No 10-shot PaDiM run on MTD: nothing to point to, and DevNet is not label-free.
+    assert "| mtd | general | 1 | - | 0.600 (1 seed) | not measured |" in table
