@@ -95,7 +95,12 @@ def comparison_table(rows: list[dict[str, str]], models: list[str]) -> str:
                 for m in models
             ]
             cells += [
-                _label_free_cell(largest) if repeats[m] else _pixel_cell(by_setting[key].get(m, [])) for m in models
+                _pixel_cell(by_setting[key].get(m, []))
+                if not repeats[m]
+                else _label_free_cell(largest)
+                if _floats(largest_rows[m], "pixel_auroc")
+                else "n/a (no masks)"
+                for m in models
             ]
             lines.append(f"| {dataset} | {setting} | {shots} | {known or '-'} | " + " | ".join(cells) + " |")
             if setting == "hard":
