@@ -95,11 +95,9 @@ def comparison_table(rows: list[dict[str, str]], models: list[str]) -> str:
                 for m in models
             ]
             cells += [
-                _pixel_cell(by_setting[key].get(m, []))
-                if not repeats[m]
-                else _label_free_cell(largest)
-                if _floats(largest_rows[m], "pixel_auroc")
-                else "n/a (no masks)"
+                _label_free_pixel_cell(largest, largest_rows[m])
+                if repeats[m]
+                else _pixel_cell(by_setting[key].get(m, []))
                 for m in models
             ]
             lines.append(f"| {dataset} | {setting} | {shots} | {known or '-'} | " + " | ".join(cells) + " |")
@@ -124,6 +122,11 @@ def _repeats_largest_shot_run(
 
 def _label_free_cell(largest: int) -> str:
     return f"= {largest}-shot run (labels unused)"
+
+
+def _label_free_pixel_cell(largest: int, largest_rows: list[dict[str, str]]) -> str:
+    """The pointer to the largest-shot run, or that run's own "n/a (no masks)" on a dataset without masks."""
+    return _label_free_cell(largest) if _floats(largest_rows, "pixel_auroc") else _pixel_cell(largest_rows)
 
 
 def _pixel_cell(rows: list[dict[str, str]]) -> str:
