@@ -143,6 +143,19 @@ def _audit_cell(rows: list[dict[str, str]], ratio: float) -> str:
     return _stats(_floats(rows, "audit_precision_at_n"))
 
 
+def complete_seed_means(per_seed: dict[str, list[float]]) -> tuple[list[float], int, int]:
+    """Per-seed means over the known classes, from the seeds that have every class the model was run on.
+
+    A seed still running (fewer classes) would mix class compositions into the mean, so it is left out.
+    Returns the means, the number of classes and how many seeds were left out.
+    """
+    if not per_seed:
+        return [], 0, 0
+    n_classes = max(len(values) for values in per_seed.values())
+    means = [sum(values) / len(values) for values in per_seed.values() if len(values) == n_classes]
+    return means, n_classes, len(per_seed) - len(means)
+
+
 def _hard_mean_lines(hard_means: dict, models: list[str]) -> list[str]:
     """Rows with the mean over the known classes of the hard setting (per seed first)."""
     lines = []
@@ -158,9 +171,9 @@ def _hard_mean_lines(hard_means: dict, models: list[str]) -> list[str]:
             ):
                 cells.append(_label_free_cell(largest[dataset]))
                 continue
-            per_seed = [sum(v) / len(v) for v in per_model.get(model, {}).values()]
-            n_classes = {len(v) for v in per_model.get(model, {}).values()}
-            note = f", {max(n_classes)} class{'es' if max(n_classes) > 1 else ''}" if n_classes else ""
+            per_seed, n_classes, left_out = complete_seed_means(per_model.get(model, {}))
+            note = f", {n_classes} class{'es' if n_classes > 1 else ''}" if n_classes else ""
+            note += f"; {left_out} partial seed{'s' if left_out > 1 else ''} left out" if left_out else ""
             cells.append(_stats(per_seed).replace(")", f"{note})") if per_seed else "not measured")
         lines.append(f"| {dataset} | **hard, mean** | {shots} | all | " + " | ".join(cells) + " |" + " |" * len(models))
     return lines
@@ -185,7 +198,7 @@ def paper_table(rows: list[dict[str, str]], models: list[str]) -> str:
             per_seed: dict[str, list[float]] = defaultdict(list)
             for row in matching:
                 per_seed[row["seed"]].append(float(row["image_auroc"]))
-            values = [sum(v) / len(v) for v in per_seed.values()]
+            values = complete_seed_means(per_seed)[0]
         else:
             values = _floats(matching, "image_auroc")
         ours = sum(values) / len(values) if values else None
@@ -244,7 +257,7 @@ def ranking_cell(rows: list[dict[str, str]], predicate: Callable[[dict[str, str]
     if not per_model:
         return "not measured"
     every_class = set().union(*classes.values())
-    means = {model: _mean_of([_mean_of(v) for v in seeds.values()]) for model, seeds in per_model.items()}
+    means = {model: _mean_of(complete_seed_means(seeds)[0]) for model, seeds in per_model.items()}
     ranked = sorted(means.items(), key=lambda kv: -kv[1])
     # A model measured on fewer known classes than the others is not comparable yet: say so in the cell.
     return " > ".join(

@@ -184,3 +184,16 @@ def test_label_free_model_fewer_shot_cells_point_to_the_largest_shot_run() -> No
     ]
     table = comparison_table(masked, ["DevNet", "PaDiM"])
     assert f"| mvtec | general | 1 | - | 0.600 (1 seed) | {pointer} | 0.500 (1 seed) | {pointer} |" in table
+
+
+def test_hard_mean_leaves_out_a_seed_with_fewer_classes() -> None:
+    """A seed still running (one of two classes) must not enter the mean over the known classes."""
+    hard = {"dataset": "elpv", "setting": "hard", "shots": "10"}
+    rows = [
+        _row(model="DRA", known_class="mono", seed="0", image_auroc="0.6", **hard),
+        _row(model="DRA", known_class="poly", seed="0", image_auroc="0.8", **hard),
+        _row(model="DRA", known_class="mono", seed="1", image_auroc="0.2", **hard),
+    ]
+    table = comparison_table(rows, ["DRA"])
+    assert "| elpv | **hard, mean** | 10 | all | 0.700 (1 seed, 2 classes; 1 partial seed left out) |" in table
+    assert "| DRA | elpv | hard | 10 | 0.700 (1 seed) | 0.766 | -0.066 |" in paper_table(rows, ["DRA"])
