@@ -162,25 +162,10 @@ def test_label_free_model_fewer_shot_cells_point_to_the_largest_shot_run() -> No
     # No 10-shot PaDiM run on MTD: nothing to point to, and DevNet is not label-free.
     assert "| mtd | general | 1 | - | 0.600 (1 seed) | not measured |" in table
     # With masks, the pixel cell points to the 10-shot run as well.
+    general = {"dataset": "mvtec", "setting": "general", "seed": "0"}
     masked = [
-        _row(
-            model="PaDiM",
-            dataset="mvtec",
-            setting="general",
-            shots="10",
-            seed="0",
-            image_auroc="0.9",
-            pixel_auroc="0.8",
-        ),
-        _row(
-            model="DevNet",
-            dataset="mvtec",
-            setting="general",
-            shots="1",
-            seed="0",
-            image_auroc="0.6",
-            pixel_auroc="0.5",
-        ),
+        _row(model="PaDiM", shots="10", image_auroc="0.9", pixel_auroc="0.8", **general),
+        _row(model="DevNet", shots="1", image_auroc="0.6", pixel_auroc="0.5", **general),
     ]
     table = comparison_table(masked, ["DevNet", "PaDiM"])
     assert f"| mvtec | general | 1 | - | 0.600 (1 seed) | {pointer} | 0.500 (1 seed) | {pointer} |" in table
