@@ -88,7 +88,8 @@ def comparison_table(rows: list[dict[str, str]], models: list[str]) -> str:
             largest = largest_shots[(dataset, setting, known)]
             largest_rows = by_setting[(dataset, setting, str(largest), known)]
             repeats = {
-                m: _repeats_largest_shot_run(m, by_setting[key], largest_rows, int(shots), largest) for m in models
+                m: _repeats_largest_shot_run(m, bool(by_setting[key].get(m)), bool(largest_rows.get(m)), shots, largest)
+                for m in models
             }
             cells = [
                 _label_free_cell(largest) if repeats[m] else _stats(_floats(by_setting[key].get(m, []), "image_auroc"))
@@ -109,15 +110,9 @@ def comparison_table(rows: list[dict[str, str]], models: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _repeats_largest_shot_run(
-    model: str,
-    runs: dict[str, list[dict[str, str]]],
-    largest_runs: dict[str, list[dict[str, str]]],
-    shots: int,
-    largest: int,
-) -> bool:
+def _repeats_largest_shot_run(model: str, has_run: bool, has_largest_run: bool, shots: str, largest: int) -> bool:
     """A label-free model without a run at these shots whose largest-shot run exists (the same run)."""
-    return model in LABEL_FREE_MODELS and shots < largest and not runs.get(model) and bool(largest_runs.get(model))
+    return model in LABEL_FREE_MODELS and int(shots) < largest and not has_run and has_largest_run
 
 
 def _label_free_cell(largest: int) -> str:
@@ -163,11 +158,9 @@ def _hard_mean_lines(hard_means: dict, models: list[str]) -> list[str]:
     for (dataset, shots), per_model in sorted(hard_means.items()):
         cells = []
         for model in models:
-            if (
-                model in LABEL_FREE_MODELS
-                and not per_model.get(model)
-                and int(shots) < largest[dataset]
-                and hard_means[(dataset, str(largest[dataset]))].get(model)
+            largest_runs = hard_means[(dataset, str(largest[dataset]))]
+            if _repeats_largest_shot_run(
+                model, bool(per_model.get(model)), bool(largest_runs.get(model)), shots, largest[dataset]
             ):
                 cells.append(_label_free_cell(largest[dataset]))
                 continue
