@@ -151,6 +151,11 @@ def complete_seed_means(per_seed: dict[str, list[float]]) -> tuple[list[float], 
     return means, n_classes, len(per_seed) - len(means)
 
 
+def _left_out_note(left_out: int) -> str:
+    """How many partial seeds a hard-setting mean leaves out (empty when none)."""
+    return f"{left_out} partial seed{'s' if left_out > 1 else ''} left out" if left_out else ""
+
+
 def _hard_mean_lines(hard_means: dict, models: list[str]) -> list[str]:
     """Rows with the mean over the known classes of the hard setting (per seed first)."""
     lines = []
@@ -166,7 +171,7 @@ def _hard_mean_lines(hard_means: dict, models: list[str]) -> list[str]:
                 continue
             per_seed, n_classes, left_out = complete_seed_means(per_model.get(model, {}))
             note = f", {n_classes} class{'es' if n_classes > 1 else ''}" if n_classes else ""
-            note += f"; {left_out} partial seed{'s' if left_out > 1 else ''} left out" if left_out else ""
+            note += f"; {_left_out_note(left_out)}" if left_out else ""
             cells.append(_stats(per_seed).replace(")", f"{note})") if per_seed else "not measured")
         lines.append(f"| {dataset} | **hard, mean** | {shots} | all | " + " | ".join(cells) + " |" + " |" * len(models))
     return lines
@@ -187,16 +192,18 @@ def paper_table(rows: list[dict[str, str]], models: list[str]) -> str:
             for r in rows
             if (r["model"], r["dataset"], r["setting"], int(r["shots"])) == (model, dataset, setting, shots)
         ]
+        left_out = 0
         if setting == "hard":  # the paper reports the mean over the known classes
             per_seed: dict[str, list[float]] = defaultdict(list)
             for row in matching:
                 per_seed[row["seed"]].append(float(row["image_auroc"]))
-            values = complete_seed_means(per_seed)[0]
+            values, _, left_out = complete_seed_means(per_seed)
         else:
             values = _floats(matching, "image_auroc")
         ours = sum(values) / len(values) if values else None
         diff = f"{ours - paper:+.3f}" if ours is not None else "-"
-        lines.append(f"| {model} | {dataset} | {setting} | {shots} | {_stats(values)} | {paper:.3f} | {diff} |")
+        cell = _stats(values).replace(")", f"; {_left_out_note(left_out)})") if left_out and values else _stats(values)
+        lines.append(f"| {model} | {dataset} | {setting} | {shots} | {cell} | {paper:.3f} | {diff} |")
     return "\n".join(lines)
 
 
@@ -250,14 +257,16 @@ def ranking_cell(rows: list[dict[str, str]], predicate: Callable[[dict[str, str]
     if not per_model:
         return "not measured"
     every_class = set().union(*classes.values())
-    means = {model: _mean_of(complete_seed_means(seeds)[0]) for model, seeds in per_model.items()}
-    ranked = sorted(means.items(), key=lambda kv: -kv[1])
-    # A model measured on fewer known classes than the others is not comparable yet: say so in the cell.
-    return " > ".join(
-        f"{model} {value:.3f}"
-        + (f" ({len(classes[model])} of {len(every_class)} classes)" if classes[model] != every_class else "")
-        for model, value in ranked
-    )
+    complete = {model: complete_seed_means(seeds) for model, seeds in per_model.items()}
+    ranked = sorted(((model, _mean_of(c[0])) for model, c in complete.items()), key=lambda kv: -kv[1])
+
+    def remarks(model: str) -> str:
+        # A model measured on fewer known classes than the others is not comparable yet: say so in the cell.
+        notes = [f"{len(classes[model])} of {len(every_class)} classes"] if classes[model] != every_class else []
+        notes += [_left_out_note(complete[model][2])] if complete[model][2] else []
+        return f" ({'; '.join(notes)})" if notes else ""
+
+    return " > ".join(f"{model} {value:.3f}{remarks(model)}" for model, value in ranked)
 
 
 SITUATIONS: list[tuple[str, list[str], Callable[[dict[str, str]], bool]]] = [
