@@ -46,14 +46,21 @@ def latest_successful(rows: list[dict[str, str]]) -> list[dict[str, str]]:
     return list(latest.values())
 
 
-def _stats(values: list[float]) -> str:
+def _stats(values: list[float], detail: str = "", notes: tuple[str, ...] = ()) -> str:
+    """Mean ± std with the seed count in brackets.
+
+    ``detail`` follows the seed count after a comma (what the seeds are); each non-empty note follows after a
+    semicolon (what the cell leaves out).
+    """
     if not values:
         return "not measured"
     mean = sum(values) / len(values)
+    seeds = f"{len(values)} seed{'s' if len(values) > 1 else ''}" + (f", {detail}" if detail else "")
+    bracket = "; ".join([seeds, *(note for note in notes if note)])
     if len(values) == 1:
-        return f"{mean:.3f} (1 seed)"
+        return f"{mean:.3f} ({bracket})"
     std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-    return f"{mean:.3f} ± {std:.3f} ({len(values)} seeds)"
+    return f"{mean:.3f} ± {std:.3f} ({bracket})"
 
 
 def _floats(rows: list[dict[str, str]], column: str) -> list[float]:
@@ -170,9 +177,8 @@ def _hard_mean_lines(hard_means: dict, models: list[str]) -> list[str]:
                 cells.append(_label_free_cell(largest[dataset]))
                 continue
             per_seed, n_classes, left_out = complete_seed_means(per_model.get(model, {}))
-            note = f", {n_classes} class{'es' if n_classes > 1 else ''}" if n_classes else ""
-            note += f"; {_left_out_note(left_out)}" if left_out else ""
-            cells.append(_stats(per_seed).replace(")", f"{note})") if per_seed else "not measured")
+            classes = f"{n_classes} class{'es' if n_classes > 1 else ''}" if n_classes else ""
+            cells.append(_stats(per_seed, classes, (_left_out_note(left_out),)))
         lines.append(f"| {dataset} | **hard, mean** | {shots} | all | " + " | ".join(cells) + " |" + " |" * len(models))
     return lines
 
@@ -202,7 +208,7 @@ def paper_table(rows: list[dict[str, str]], models: list[str]) -> str:
             values = _floats(matching, "image_auroc")
         ours = sum(values) / len(values) if values else None
         diff = f"{ours - paper:+.3f}" if ours is not None else "-"
-        cell = _stats(values).replace(")", f"; {_left_out_note(left_out)})") if left_out and values else _stats(values)
+        cell = _stats(values, notes=(_left_out_note(left_out),))
         lines.append(f"| {model} | {dataset} | {setting} | {shots} | {cell} | {paper:.3f} | {diff} |")
     return "\n".join(lines)
 
