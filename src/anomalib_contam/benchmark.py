@@ -76,6 +76,7 @@ COLUMNS = [
     "audit_precision_at_n",
     "n_injected",
     "train_steps",
+    "machine",
 ]
 KEY_COLUMNS = ["model", "dataset", "category", "setting", "ratio", "shots", "known_class", "seed"]
 
@@ -254,6 +255,7 @@ def execute(run: Run, work_dir: Path) -> dict[str, Any]:
 
     row: dict[str, Any] = dict(zip(KEY_COLUMNS, run.key(), strict=True))
     row["backbone"] = (run.model.get("init_args") or {}).get("backbone", "")
+    row["machine"] = describe_machine()
     try:
         seed_everything(run.seed, workers=True)
         datamodule = build_datamodule(run.data_config, run.setting, run.model.get("eval_batch_size"))
@@ -284,6 +286,7 @@ def execute(run: Run, work_dir: Path) -> dict[str, Any]:
         if getattr(model, "quantile_source", None):  # AD²: where its map-normalisation quantiles came from
             row["notes"] = f"{row['notes']}; quantiles: {model.quantile_source}".lstrip("; ")
         row["train_steps"] = engine.trainer.global_step
+        row["machine"] = describe_machine(engine.trainer)
         audit = getattr(model, "audit_metrics", None)
         if audit:
             row["audit_auroc"] = f"{audit['auroc']:.4f}"
@@ -294,6 +297,23 @@ def execute(run: Run, work_dir: Path) -> dict[str, Any]:
         row["error"] = f"{type(exc).__name__}: {exc}".replace("\n", " ")[:500]
         row["notes"] = traceback.format_exc(limit=1).replace("\n", " ")[:300]
     return row
+
+
+def describe_machine(trainer: Any = None) -> str:
+    """CPU model, torch threads and version, and the GPU when the run used one.
+
+    Bitwise repeatability holds only on the same machine, versions and thread count (README,
+    "Reproducibility"), so every row says where it ran: two rows that differ only here are not a pair.
+    """
+    import torch
+
+    from anomalib_contam.latency import cpu_name
+
+    parts = [cpu_name(), f"{torch.get_num_threads()} threads", f"torch {torch.__version__}"]
+    root_device = getattr(getattr(trainer, "strategy", None), "root_device", None)
+    if root_device is not None and root_device.type == "cuda":
+        parts.append(torch.cuda.get_device_name(root_device))
+    return "; ".join(parts)
 
 
 def _check_normalization(model: Any) -> None:

@@ -140,6 +140,11 @@ def compare(original: dict[str, Any], reproduced: dict[str, Any], tolerance: flo
             ok = False
             note = "missing"
         lines.append(f"{label:<15}{before or '-':<16}{after or '-':<16}{note}")
+    machine_before, machine_after = original.get("machine") or "", reproduced.get("machine") or ""
+    if machine_before != machine_after:  # reported, not failed: the manifest must match anywhere, AUROCs need not
+        lines.append(f"machine        original: {machine_before or 'not recorded'}")
+        lines.append(f"               reproduced: {machine_after or 'not recorded'}")
+        lines.append("               (bitwise repeatability needs the same CPU, thread count and torch)")
     if reproduced.get("error"):
         lines.append(f"reproduction failed: {reproduced['error']}")
     return "\n".join(lines), ok

@@ -7,10 +7,12 @@ import csv
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from tests.conftest import make_mvtec_like
 
 from anomalib_contam.benchmark import COLUMNS, run_grid
+from anomalib_contam.latency import cpu_name
 
 pytestmark = pytest.mark.integration
 
@@ -56,6 +58,9 @@ def test_grid_runs_resumes_and_records_failures(tmp_path: Path) -> None:
     assert len(rows) == 4
     good = [row for row in rows if row["model"] == "DevNet"]
     assert all(not row["error"] and 0 <= float(row["image_auroc"]) <= 1 for row in good)
+    # Every row, failed ones too, says where it ran (repeatability holds per machine and thread count).
+    threads = f"{torch.get_num_threads()} threads; torch {torch.__version__}"
+    assert all(row["machine"] == f"{cpu_name()}; {threads}" for row in rows)
     assert {row["known_class"] for row in good} == {"", "dent"}
     broken = [row for row in rows if row["model"] == "Broken"]
     assert all("batch_anomalous" in row["error"] for row in broken)

@@ -169,3 +169,10 @@ def test_compare_fails_on_a_different_manifest_or_an_auroc_beyond_tolerance() ->
     assert "diff -0.1000" in table
     _, ok = compare(original, {"error": "RuntimeError: boom", "manifest_sha1": "abc"})
     assert not ok
+    # Another machine is reported, not failed (rows before the machine column say "not recorded").
+    table, ok = compare(original, {"image_auroc": "0.8000", "manifest_sha1": "abc", "machine": "CPU B; 2 threads"})
+    assert ok
+    assert "original: not recorded" in table
+    assert "reproduced: CPU B; 2 threads" in table
+    table, _ = compare({**original, "machine": "CPU B; 2 threads"}, {**original, "machine": "CPU B; 2 threads"})
+    assert "machine" not in table
