@@ -10,9 +10,9 @@ suspicious images (n = number injected), and per run how those n images fall int
 Usage (from the repository root)::
 
     python benchmarks/audit_rankings.py \
-        benchmarks/results/ad2-maps/training_audit_AD2_mtd_10pct_seed0.csv \
-        benchmarks/results/ad2-maps/training_audit_EfficientAD_mtd_10pct_seed0.csv \
-        --output benchmarks/results/ad2-maps/audit_rankings.csv
+        benchmarks/results/ad2-misaligned-teacher/training_audit_AD2_mtd_10pct_seed0.csv \
+        benchmarks/results/ad2-misaligned-teacher/training_audit_EfficientAD_mtd_10pct_seed0.csv \
+        --output benchmarks/results/ad2-misaligned-teacher/audit_rankings.csv
 """
 
 from __future__ import annotations

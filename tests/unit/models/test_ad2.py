@@ -10,7 +10,7 @@ from anomalib.data import InferenceBatch
 from anomalib_contam import AD2
 from anomalib_contam.models.ad2 import AD2Model, TeacherError, atdr_outlier, nmfe_loss, st_loss
 from anomalib_contam.models.ad2.loss import ae_term
-from anomalib_contam.models.ad2.torch_model import hard_mean
+from anomalib_contam.models.ad2.torch_model import PDN_RECEPTIVE_FIELD, PDN_STRIDE, hard_mean
 
 
 def test_pdn_student_output_is_56_at_256_and_inference_graph() -> None:
@@ -83,6 +83,71 @@ def test_a_valid_pdn_teacher_file_loads(tmp_path: Path) -> None:
     model = AD2Model(teacher="pdn", teacher_weights=str(path), model_size="small")
     assert model.channels == 384
     assert not any(p.requires_grad for p in model.teacher.parameters())
+
+
+def test_the_pdn_teacher_gets_raw_images_as_in_anomalib(tmp_path: Path) -> None:
+    """anomalib's PDN normalises its input itself: the teacher must not normalise twice."""
+    from anomalib.models.image.efficient_ad.torch_model import SmallPatchDescriptionNetwork
+
+    reference = SmallPatchDescriptionNetwork(out_channels=384).eval()
+    path = tmp_path / "teacher_small.pth"
+    torch.save(reference.state_dict(), path)
+    model = AD2Model(teacher="pdn", teacher_weights=str(path), model_size="small")
+    images = torch.rand(2, 3, 256, 256)
+    with torch.no_grad():
+        expected = reference(images)
+    assert torch.allclose(model.teacher_features(images, expected.shape[-2:]), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("size", ["small", "medium"])
+def test_pdn_geometry_constants_match_anomalibs_pdn(size: str) -> None:
+    """Output cell (i, j) of the student sees exactly pixels [4i, 4i + 33) x [4j, 4j + 33)."""
+    from anomalib.models.image.efficient_ad.torch_model import (
+        MediumPatchDescriptionNetwork,
+        SmallPatchDescriptionNetwork,
+    )
+
+    torch.manual_seed(0)
+    pdn = (SmallPatchDescriptionNetwork if size == "small" else MediumPatchDescriptionNetwork)(out_channels=8)
+    images = torch.rand(1, 3, 96, 96, requires_grad=True)
+    pdn(images)[0, :, 3, 5].abs().sum().backward()
+    rows = torch.nonzero(images.grad.abs().sum(dim=(0, 1, 3))).flatten()
+    cols = torch.nonzero(images.grad.abs().sum(dim=(0, 1, 2))).flatten()
+    assert (rows.min().item(), rows.max().item() + 1) == (3 * PDN_STRIDE, 3 * PDN_STRIDE + PDN_RECEPTIVE_FIELD)
+    assert (cols.min().item(), cols.max().item() + 1) == (5 * PDN_STRIDE, 5 * PDN_STRIDE + PDN_RECEPTIVE_FIELD)
+
+
+class _CentreRamp(torch.nn.Module):
+    """Stand-in extractor: each stage's value is the pixel x (channel 0) and y (channel 1) of its cell centre."""
+
+    strides = (8, 16)
+
+    def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
+        height, width = images.shape[-2:]
+        maps = []
+        for stride in self.strides:
+            ys = (torch.arange(height // stride) + 0.5) * stride
+            xs = (torch.arange(width // stride) + 0.5) * stride
+            grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
+            maps.append(torch.stack([grid_x, grid_y]).unsqueeze(0).expand(images.shape[0], -1, -1, -1))
+        return maps
+
+
+def test_backbone_teacher_is_sampled_at_the_student_receptive_field_centres() -> None:
+    """Student cell i is centred at pixel 4i + 16.5; the teacher feature paired with it must be from there."""
+    model = AD2Model(teacher="backbone", model_size="small")
+    model.teacher.extractor = _CentreRamp()
+    images = torch.rand(1, 3, 256, 320)  # not square: rows and columns are handled separately
+    grid = model.student(images).shape[-2:]
+    features = model.teacher_features(images, grid)
+    assert features.shape == (1, 4, *grid)
+    centre_x = torch.arange(grid[1]) * PDN_STRIDE + (PDN_RECEPTIVE_FIELD - 1) / 2 + 0.5
+    centre_y = torch.arange(grid[0]) * PDN_STRIDE + (PDN_RECEPTIVE_FIELD - 1) / 2 + 0.5
+    for stage in (0, 2):  # channels (x, y) of the stride-8 and the stride-16 stage
+        inside_x = centre_x <= 320 - _CentreRamp.strides[stage // 2] / 2  # beyond the last cell: border value
+        inside_y = centre_y <= 256 - _CentreRamp.strides[stage // 2] / 2
+        assert torch.allclose(features[0, stage, 0, inside_x], centre_x[inside_x], atol=1e-3)
+        assert torch.allclose(features[0, stage + 1, inside_y, 0], centre_y[inside_y], atol=1e-3)
 
 
 def test_atdr_on_ae_downweights_the_removed_sample_only_when_asked() -> None:

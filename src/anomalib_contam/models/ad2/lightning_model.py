@@ -57,6 +57,8 @@ class AD2(AnomalibModule):
         backbone: Backbone of the ``backbone`` teacher.
         backbone_weights_path: Explicit weights of that backbone.
         model_size: ``"medium"`` (AD²'s EfficientAD-M) or ``"small"``.
+        teacher_stages: Stages of the ``backbone`` teacher (default strides 8 and 16; the student regresses
+            their features from its 33-pixel patches).
         image_size: Side of the square model input.
         nmfe: Non-Major Feature Elimination.
         atdr: Anomaly Training Data Removal.
@@ -91,6 +93,7 @@ class AD2(AnomalibModule):
         backbone: str = "tf_efficientnet_lite0",
         backbone_weights_path: str | None = None,
         model_size: str = "medium",
+        teacher_stages: tuple[int, ...] = (2, 3),
         image_size: int = 256,
         nmfe: bool = True,
         atdr: bool = True,
@@ -132,7 +135,9 @@ class AD2(AnomalibModule):
             evaluator=evaluator,
             visualizer=visualizer,
         )
-        self.model = AD2Model(teacher, teacher_weights, backbone, backbone_weights_path, model_size)
+        self.model = AD2Model(
+            teacher, teacher_weights, backbone, backbone_weights_path, model_size, teacher_stages=teacher_stages
+        )
         self.composition = BatchComposition(batch_size, 0, steps_per_epoch)
         self._penalty_files: list[Path] = []
         self.quantile_source = "unset"

@@ -7,7 +7,7 @@ The PDN and autoencoder blocks are anomalib's own (imported, Apache-2.0). Two te
 
 - ``pdn``: EfficientAD's distilled PDN teacher (384 channels) from its weights file;
 - ``backbone``: a frozen pretrained backbone (default the packaged EfficientNet-Lite0, offline),
-  stages 2 and 3 resized to the student's output grid, with a student of matching width.
+  stages 2 and 3 sampled at the centres of the student's receptive fields, with a student of matching width.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from anomalib.models.image.efficient_ad.torch_model import (
     AutoEncoder,
     MediumPatchDescriptionNetwork,
     SmallPatchDescriptionNetwork,
-    imagenet_norm_batch,
 )
 from torch import nn
 
@@ -29,6 +28,27 @@ from anomalib_contam.components import FeatureExtractor, backbone_normalization
 
 PDN_TEACHER_CHANNELS = 384
 QUANTILE_LIMIT = 2**24  # torch.quantile's input limit
+# Geometry of EfficientAD's PDNs (small and medium, unpadded): output cell i sees input pixels [4i, 4i + 33),
+# so its receptive field is centred at 4i + 16.5 in continuous pixel coordinates (pixel k spans [k, k + 1)).
+PDN_STRIDE = 4
+PDN_RECEPTIVE_FIELD = 33
+
+
+def student_cell_centres(image_size: tuple[int, int], grid_size: tuple[int, int]) -> torch.Tensor:
+    """``grid_sample`` grid ``(1, h, w, 2)`` at the centres of the student's receptive fields.
+
+    A backbone's stage covers the whole image uniformly (cell k of a stride-s map centred at s (k + 0.5)),
+    while the unpadded PDN's cell i is centred at 4i + 16.5: resizing the whole map to the student's grid
+    would pair student cells with teacher features up to ~17 px away (and the PDN, shift-equivariant,
+    cannot learn a position-dependent offset). Sampling at the student's centres aligns them.
+    """
+    offset = (PDN_RECEPTIVE_FIELD - 1) / 2 + 0.5
+    axes = []
+    for cells, pixels in zip(grid_size, image_size, strict=True):
+        centres = torch.arange(cells, dtype=torch.float32) * PDN_STRIDE + offset
+        axes.append(2 * centres / pixels - 1)  # align_corners=False: -1 and 1 are the image's outer edges
+    ys, xs = torch.meshgrid(axes[0], axes[1], indexing="ij")
+    return torch.stack([xs, ys], dim=-1).unsqueeze(0)
 
 
 class TeacherError(ValueError):
@@ -36,7 +56,7 @@ class TeacherError(ValueError):
 
 
 class BackboneTeacher(nn.Module):
-    """Frozen pretrained backbone as teacher: two stages, concatenated (normalised as the backbone expects).
+    """Frozen pretrained backbone as teacher: stages sampled on the student's grid, concatenated.
 
     Args:
         backbone: timm backbone name.
@@ -54,11 +74,20 @@ class BackboneTeacher(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Features ``(B, C, h, w)`` at the first stage's resolution, images in [0, 1]."""
+    def forward(self, images: torch.Tensor, grid_size: tuple[int, int]) -> torch.Tensor:
+        """Features ``(B, C, *grid_size)`` at the student's cell centres (:func:`student_cell_centres`).
+
+        Args:
+            images: Images in [0, 1] (normalised here as the backbone expects).
+            grid_size: The student's output grid ``(h, w)``.
+        """
         features = self.extractor((images - self.mean) / self.std)
-        size = features[0].shape[-2:]
-        return torch.cat([F.interpolate(f, size=size, mode="bilinear", align_corners=False) for f in features], 1)
+        grid = student_cell_centres(tuple(images.shape[-2:]), tuple(grid_size)).to(images.device, images.dtype)
+        grid = grid.expand(images.shape[0], -1, -1, -1)
+        return torch.cat(
+            [F.grid_sample(f, grid, mode="bilinear", padding_mode="border", align_corners=False) for f in features],
+            dim=1,
+        )
 
     def train(self, mode: bool = True) -> BackboneTeacher:
         """Stay frozen in eval mode (BN statistics included)."""
@@ -117,6 +146,7 @@ class AD2Model(nn.Module):
         backbone: Backbone of the ``backbone`` teacher.
         backbone_weights_path: Explicit weights of that backbone.
         model_size: ``"small"`` or ``"medium"`` PDN student (and PDN teacher).
+        teacher_stages: Backbone stages of the ``backbone`` teacher.
         pad_maps: Pad the 56x56 maps by 4 before resizing (EfficientAD does, for its valid convs).
     """
 
@@ -128,6 +158,7 @@ class AD2Model(nn.Module):
         backbone_weights_path: str | None = None,
         model_size: str = "medium",
         pad_maps: bool = True,
+        teacher_stages: tuple[int, ...] = (2, 3),
     ) -> None:
         super().__init__()
         if teacher not in {"backbone", "pdn"}:
@@ -141,7 +172,7 @@ class AD2Model(nn.Module):
             self.teacher = load_pdn_teacher(teacher_weights or default_pdn_teacher_path(model_size), model_size)
             channels = PDN_TEACHER_CHANNELS
         else:
-            self.teacher = BackboneTeacher(backbone, backbone_weights_path)
+            self.teacher = BackboneTeacher(backbone, backbone_weights_path, tuple(teacher_stages))
             channels = self.teacher.out_channels
         self.channels = channels
         pdn = MediumPatchDescriptionNetwork if model_size == "medium" else SmallPatchDescriptionNetwork
@@ -153,11 +184,21 @@ class AD2Model(nn.Module):
         self.register_buffer("quantiles", torch.tensor([0.0, 1.0, 0.0, 1.0]))  # qa_st, qb_st, qa_ae, qb_ae
 
     def teacher_features(self, images: torch.Tensor, size: torch.Size | tuple[int, int]) -> torch.Tensor:
-        """Raw teacher output on the student's grid ``size`` (no grad)."""
+        """Raw teacher output on the student's grid ``size`` (no grad).
+
+        The PDN teacher gets the images as they are (anomalib's PDN normalises them itself) and shares the
+        student's geometry; the backbone teacher is sampled at the student's receptive-field centres.
+        """
         with torch.no_grad():
-            features = self.teacher(imagenet_norm_batch(images) if self.teacher_kind == "pdn" else images)
+            if self.teacher_kind == "backbone":
+                return self.teacher(images, tuple(size))
+            features = self.teacher(images)
             if features.shape[-2:] != tuple(size):
-                features = F.interpolate(features, size=tuple(size), mode="bilinear", align_corners=False)
+                msg = (
+                    f"the PDN teacher's output grid {tuple(features.shape[-2:])} differs from the student's "
+                    f"{tuple(size)}: teacher and student must be PDNs of the same model_size"
+                )
+                raise TeacherError(msg)
         return features
 
     def normalized_teacher(self, images: torch.Tensor, size: torch.Size | tuple[int, int]) -> torch.Tensor:
