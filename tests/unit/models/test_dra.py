@@ -98,6 +98,15 @@ def test_lightning_module_contract() -> None:
         DRA(pretrained=False, batch_anomalous=0)
 
 
+def test_references_that_are_not_normal_images_are_a_clear_error() -> None:
+    from anomalib.data import ImageBatch
+
+    model = DRA(pretrained=False, image_size=64, batch_normal=4, batch_anomalous=2, n_references=3)
+    batch = ImageBatch(image=torch.rand(9, 3, 64, 64), gt_label=torch.tensor([0, 1, 0, 0, 0, 0, 0, 1, 1]))
+    with pytest.raises(ValueError, match=r"n_references=3 .*\[0, 1, 0\]"):
+        model.training_step(batch)
+
+
 def test_lr_schedule_is_stepped_before_each_epoch() -> None:
     model = DRA(pretrained=False, image_size=64)
     config = model.configure_optimizers()

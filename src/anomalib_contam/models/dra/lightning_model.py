@@ -231,6 +231,14 @@ class DRA(DeviationModelMixin, AnomalibModule):
             references = self._fixed_reference_images.to(images.device)
         else:
             n_refs = self.hparams.n_references
+            if (labels[:n_refs] != 0).any():
+                # Only the balanced sampler puts normals first; another loader would feed anomalies as references.
+                msg = (
+                    f"DRA takes the first n_references={n_refs} images of a training batch as its normal references, "
+                    f"but their labels are {labels[:n_refs].tolist()}: train through ContaminatedDataModule (its "
+                    "balanced sampler puts the normal slots first) or set fixed_reference=True"
+                )
+                raise ValueError(msg)
             references, images, labels = images[:n_refs], images[n_refs:], labels[n_refs:]
             references = self._with_pseudo(references, torch.rand(len(references)) < 0.5)
             references = random_rotate(references, self.hparams.rotation_degrees)
