@@ -199,15 +199,12 @@ def write_results_page(path: Path = Path("docs/results.md"), root: Path = RESULT
                 "",
             ]
         if table == "ad2":
-            if read_rows(root / "ad2-maps" / "results.csv"):
-                lines += [
-                    "AD²'s two maps scored alone (`python benchmarks/ad2_maps.py`, "
-                    "`benchmarks/results/ad2-maps/results.csv`):",
-                    "",
-                    TABLES["ad2-maps"](),
-                    "",
-                ]
             lines += [
+                "AD²'s two maps scored alone (`python benchmarks/ad2_maps.py`, "
+                "`benchmarks/results/ad2-maps/results.csv`):",
+                "",
+                TABLES["ad2-maps"](),
+                "",
                 "Before the fix that aligned the backbone teacher with the student's receptive fields (superseded; "
                 "`benchmarks/results/ad2-misaligned-teacher/`), the benchmark rows and the maps scored alone:",
                 "",

@@ -99,6 +99,16 @@ def test_the_pdn_teacher_gets_raw_images_as_in_anomalib(tmp_path: Path) -> None:
     assert torch.allclose(model.teacher_features(images, expected.shape[-2:]), expected, atol=1e-5)
 
 
+def test_a_pdn_teacher_whose_grid_does_not_fit_the_student_is_a_clear_error(tmp_path: Path) -> None:
+    from anomalib.models.image.efficient_ad.torch_model import SmallPatchDescriptionNetwork
+
+    path = tmp_path / "teacher_small.pth"
+    torch.save(SmallPatchDescriptionNetwork(out_channels=384).state_dict(), path)
+    model = AD2Model(teacher="pdn", teacher_weights=str(path), model_size="small")
+    with pytest.raises(TeacherError, match=r"output grid \(56, 56\) differs from the student's \(50, 50\)"):
+        model.teacher_features(torch.rand(1, 3, 256, 256), (50, 50))
+
+
 @pytest.mark.parametrize("size", ["small", "medium"])
 def test_pdn_geometry_constants_match_anomalibs_pdn(size: str) -> None:
     """Output cell (i, j) of the student sees exactly pixels [4i, 4i + 33) x [4j, 4j + 33)."""
