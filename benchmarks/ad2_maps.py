@@ -21,8 +21,7 @@ import json
 from pathlib import Path
 
 import torch
-from checkpoint_diagnostics import run_cli, test_batches
-from torchmetrics.classification import BinaryAUROC
+from checkpoint_diagnostics import auroc, run_cli, test_batches
 
 from anomalib_contam import AD2
 
@@ -63,7 +62,7 @@ def map_aurocs(checkpoint: Path, data_config: str) -> list[dict[str, str]]:
             "nmfe": model.hparams.nmfe,
             "atdr": model.hparams.atdr,
             "score": name,
-            "image_auroc": f"{BinaryAUROC()(torch.cat(values), target).item():.4f}",
+            "image_auroc": f"{auroc(torch.cat(values), target):.4f}",
             "n_test": len(target),
         }
         for name, values in scores.items()

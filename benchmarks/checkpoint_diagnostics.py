@@ -1,7 +1,7 @@
 # Copyright (C) 2026 anomalib-contam contributors
 # SPDX-License-Identifier: Apache-2.0
 
-"""Shared parts of the checkpoint diagnostics (``dra_heads.py``, ``ad2_maps.py``).
+"""Shared parts of the checkpoint diagnostics (``dra_heads.py``, ``ad2_maps.py``, ``ad2_atdr.py``).
 
 Both rebuild a benchmark run's test set from its manifest, score it with a reloaded checkpoint and
 append one CSV row per score.
@@ -15,9 +15,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import torch
 from anomalib.data import AnomalibDataModule
+from sklearn.metrics import roc_auc_score
 
 from anomalib_contam.benchmark import build_datamodule
+
+
+def auroc(scores: torch.Tensor, labels: torch.Tensor) -> float:
+    """Rank-based AUROC of raw scores of any range.
+
+    Not torchmetrics' ``BinaryAUROC``: it treats scores outside ``[0, 1]`` as logits and applies a sigmoid,
+    which in float32 ties every score above about 17 (distances, summed head scores).
+    """
+    return float(roc_auc_score(labels.int().cpu().numpy(), scores.double().cpu().numpy()))
 
 
 def test_batches(data_config: str, setting: dict[str, Any], model: Any) -> Iterator[tuple[Any, Any]]:

@@ -20,8 +20,7 @@ import json
 from pathlib import Path
 
 import torch
-from checkpoint_diagnostics import run_cli, test_batches
-from torchmetrics.classification import BinaryAUROC
+from checkpoint_diagnostics import auroc, run_cli, test_batches
 
 from anomalib_contam import DRA
 
@@ -53,7 +52,7 @@ def head_aurocs(checkpoint: Path, data_config: str) -> list[dict[str, str]]:
     target = torch.cat(labels)
     rows = []
     for head, values in scores.items():
-        auroc = BinaryAUROC()(torch.cat(values), target).item()
+        value = auroc(torch.cat(values), target)
         rows.append({
             "checkpoint": str(checkpoint),
             "dataset": manifest["dataset"]["category"],
@@ -61,7 +60,7 @@ def head_aurocs(checkpoint: Path, data_config: str) -> list[dict[str, str]]:
             "known_class": setting.get("known_class", ""),
             "shots": setting["shots"],
             "head": head,
-            "image_auroc": f"{auroc:.4f}",
+            "image_auroc": f"{value:.4f}",
             "n_test": len(target),
         })  # fmt: skip
     return rows

@@ -388,6 +388,23 @@ def ad2_maps_table(rows: list[dict[str, str]]) -> str:
     return "\n".join(lines)
 
 
+def ad2_atdr_table(rows: list[dict[str, str]]) -> str:
+    """What each candidate outlier rule finds among a run's training images (``benchmarks/ad2_atdr.py``)."""
+    lines = [
+        "| dataset | ratio | nmfe | atdr | rule | AUROC | batch-of-8 flag precision | hit rate | injection rate |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {row['dataset']} | {float(row['ratio']):.0%} | {row['nmfe']} | {row['atdr']} | {row['rule']} | "
+        f"{float(row['auroc']):.3f} | {float(row['batch_precision']):.3f} | {float(row['hit_rate']):.3f} | "
+        f"{float(row['rate']):.3f} |"
+        for row in rows
+    ]
+    if not rows:
+        lines.append("| not measured |" + " |" * 8)
+    return "\n".join(lines)
+
+
 AD2_MISALIGNED = "benchmarks/results/ad2-misaligned-teacher"
 
 
@@ -414,6 +431,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "dra-heads": lambda: dra_heads_table(read_rows(Path("benchmarks/results/dra-heads/results.csv"))),
     "which-model": which_model_table,
     "ad2-maps": lambda: ad2_maps_table(read_rows(Path("benchmarks/results/ad2-maps/results.csv"))),
+    "ad2-atdr": lambda: ad2_atdr_table(read_rows(Path("benchmarks/results/ad2-atdr/results.csv"))),
     "adl": lambda: contamination_table(
         read_rows(Path("benchmarks/results/adl/results.csv")), ["ADL", "ADL-uniform", "PaDiM", "PatchCore"]
     ),

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from anomalib_contam.benchmark import COLUMNS, append_row
 from anomalib_contam.report import (
+    ad2_atdr_table,
     ad2_maps_table,
     adl_recipe_length_table,
     comparison_table,
@@ -124,6 +125,15 @@ def test_ad2_maps_table_lists_each_score_of_each_run() -> None:
     ]  # fmt: skip
     assert "| mtd | 10% | True | True | combined map max | 0.532 |" in ad2_maps_table(rows)
     assert "not measured" in ad2_maps_table([])
+
+
+def test_ad2_atdr_table_lists_each_rule_of_each_run() -> None:
+    rows = [
+        {"dataset": "mtd", "ratio": "0.1", "nmfe": "True", "atdr": "True", "rule": "teacher features",
+         "auroc": "0.6123", "batch_precision": "0.1402", "hit_rate": "0.2601", "rate": "0.0910"},
+    ]  # fmt: skip
+    assert "| mtd | 10% | True | True | teacher features | 0.612 | 0.140 | 0.260 | 0.091 |" in ad2_atdr_table(rows)
+    assert "not measured" in ad2_atdr_table([])
 
 
 def test_recipe_length_table_keeps_only_settings_with_a_long_run() -> None:

@@ -1,0 +1,65 @@
+# Copyright (C) 2026 anomalib-contam contributors
+# SPDX-License-Identifier: Apache-2.0
+
+"""The diagnostic scripts in ``benchmarks/`` (loaded from their files): AUROC of raw scores, simulated ATDR."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCHMARKS = Path(__file__).parents[2] / "benchmarks"
+
+
+def _load(name: str):
+    sys.path.insert(0, str(BENCHMARKS))  # the scripts import their shared module as run from that folder
+    try:
+        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return module
+
+
+@pytest.fixture(scope="module")
+def ad2_atdr():
+    return _load("ad2_atdr")
+
+
+def test_auroc_ranks_scores_of_any_range() -> None:
+    auroc = _load("checkpoint_diagnostics").auroc
+    labels = torch.tensor([0, 0, 1, 1])
+    # torchmetrics' BinaryAUROC reads these as logits, saturates the sigmoid and returns 0.5.
+    assert auroc(torch.tensor([20.0, 30.0, 40.0, 50.0]), labels) == 1.0
+    assert auroc(torch.tensor([0.4, 0.3, 0.2, 0.1]), labels) == 0.0
+
+
+def _points(n_normal: int = 90, n_injected: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    normal = torch.randn(n_normal, 4, generator=generator)
+    injected = torch.randn(n_injected, 4, generator=generator) + 20.0
+    return torch.cat([normal, injected]), torch.cat([torch.zeros(n_normal), torch.ones(n_injected)]).bool()
+
+
+def test_far_injected_images_are_always_flagged_when_present(ad2_atdr) -> None:
+    features, injected = _points()
+    scores, pairwise = ad2_atdr.rule_scores(features)
+    precision, hit_rate = ad2_atdr.simulate(scores, pairwise, injected, batches=400, seed=0)
+    assert hit_rate == 1.0
+    # A flag is injected exactly when the batch holds one: 1 - P(no injected among 8 of 100) = 0.6.
+    assert 0.5 < precision < 0.7
+
+
+def test_scalar_scores_ranking_injected_images_lowest_never_flag_them(ad2_atdr) -> None:
+    _, injected = _points()
+    score, pairwise = ad2_atdr.rule_scores(
+        (~injected).float()[:, None] + torch.linspace(0, 0.5, len(injected))[:, None]
+    )
+    assert pairwise is None
+    precision, hit_rate = ad2_atdr.simulate(score, pairwise, injected, batches=400, seed=0)
+    assert precision == 0.0
+    assert hit_rate == 0.0
