@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from anomalib.data import InferenceBatch
+from anomalib.data import ImageBatch, InferenceBatch
 
 from anomalib_contam import AD2
 from anomalib_contam.models.ad2 import AD2Model, TeacherError, atdr_outlier, nmfe_loss, st_loss
@@ -50,6 +50,24 @@ def test_atdr_removes_exactly_one_sample_the_farthest() -> None:
     baseline = st_loss(distances, features, nmfe=False, atdr=False)
     assert baseline.outlier_index is None
     assert torch.isclose(baseline.total, hard_mean(distances))
+
+
+def test_atdr_st_error_rule_removes_the_sample_with_the_largest_error_peak() -> None:
+    features = torch.zeros(8, 10)
+    features[5] += 3.0  # the student-distance rule would pick 5
+    distances = torch.rand(8, 4, 6, 6) * 0.1
+    distances[2, :, 1, 1] += 5.0  # one sharp peak: the largest map max, not the largest mean
+    distances[6] += 0.5  # a uniformly worse sample
+    result = st_loss(distances, features, nmfe=False, atdr=True, atdr_rule="st_error")
+    assert result.outlier_index == 2
+    assert result.distances.shape == (8,)
+    keep = torch.ones(8, dtype=torch.bool)
+    keep[2] = False
+    assert torch.isclose(result.total, hard_mean(distances[keep]) + 0.1 * hard_mean(distances[~keep]))
+    with pytest.raises(ValueError, match="atdr_rule"):
+        st_loss(distances, features, nmfe=False, atdr=True, atdr_rule="loss")
+    with pytest.raises(ValueError, match="atdr_rule"):
+        AD2(atdr_rule="loss")
 
 
 def test_batch_size_one_with_nmfe_or_atdr_is_a_clear_error() -> None:
@@ -165,3 +183,13 @@ def test_atdr_on_ae_downweights_the_removed_sample_only_when_asked() -> None:
     errors[2] = 11.0  # the sample ATDR removed
     assert ae_term(errors).item() == pytest.approx(errors.mean().item())
     assert ae_term(errors, outlier_index=2, xi=0.1).item() == pytest.approx(1.0 + 0.1 * 11.0)
+
+
+def test_a_training_step_with_the_st_error_rule_flags_one_image() -> None:
+    model = AD2(teacher="backbone", batch_size=2, atdr_rule="st_error", visualizer=False)
+    model.train()
+    batch = ImageBatch(image=torch.rand(2, 3, 256, 256), gt_label=torch.tensor([0, 0]), image_path=["a.png", "b.png"])
+    loss = model.training_step(batch, 0)
+    loss = loss["loss"] if isinstance(loss, dict) else loss
+    assert torch.isfinite(loss)
+    assert sum(model._flagged.values()) == 1

@@ -68,6 +68,10 @@ class AD2(AnomalibModule):
         omega: NMFE's down-weight (0.1).
         atdr_dist: ATDR distance on the student features, ``l2`` or ``cosine``.
         atdr_reduction: ATDR's per-subset loss, ``hard`` or ``mean``.
+        atdr_rule: How ATDR picks each batch's outlier: ``student_distance`` (the paper's Eq. 5: the largest
+            summed ``atdr_dist`` between student features) or ``st_error`` (the largest student-teacher map
+            max; not in the paper: on MTD the student-feature distance flagged injected images at chance,
+            the student-teacher error well above it, see the README).
         atdr_on_ae: Also weight the autoencoder and student-autoencoder losses by ATDR's removal (the batch's
             outlier counts ``xi`` times). Not in the paper, which defines ATDR on the student-teacher term only.
         penalty_root: Folder of out-of-distribution images for EfficientAD's penalty (Imagenette);
@@ -103,6 +107,7 @@ class AD2(AnomalibModule):
         omega: float = 0.1,
         atdr_dist: str = "l2",
         atdr_reduction: str = "hard",
+        atdr_rule: str = "student_distance",
         atdr_on_ae: bool = False,
         penalty_root: str | None = None,
         batch_size: int = 8,
@@ -126,6 +131,9 @@ class AD2(AnomalibModule):
             raise ValueError(msg)
         if atdr_dist not in {"l2", "cosine"} or atdr_reduction not in {"hard", "mean"}:
             msg = f"atdr_dist must be l2|cosine and atdr_reduction hard|mean, got {atdr_dist}, {atdr_reduction}"
+            raise ValueError(msg)
+        if atdr_rule not in {"student_distance", "st_error"}:
+            msg = f"atdr_rule must be student_distance|st_error, got {atdr_rule}"
             raise ValueError(msg)
         if pre_processor is True:
             pre_processor = make_pre_processor(image_size, backbone, normalize=False)
@@ -321,7 +329,7 @@ class AD2(AnomalibModule):
         student, distances = self.model.student_teacher(images)
         hp = self.hparams
         st = st_loss(distances, student[:, :channels], hp.nmfe, hp.atdr, hp.xi, hp.p_hard, hp.p_large, hp.omega,
-                     hp.atdr_dist, hp.atdr_reduction)  # fmt: skip
+                     hp.atdr_dist, hp.atdr_reduction, hp.atdr_rule)  # fmt: skip
         if st.distances is not None:
             relative = (st.distances / st.distances.mean().clamp(min=1e-12)).tolist()
             for index, path in enumerate(batch.image_path):

@@ -70,6 +70,19 @@ def atdr_outlier(features: torch.Tensor, distance: str = "l2") -> tuple[int, tor
     return int(torch.argmax(summed)), summed
 
 
+def st_error_outlier(distances: torch.Tensor) -> tuple[int, torch.Tensor]:
+    """The batch sample with the largest student-teacher error (the max of its channel-mean map).
+
+    Args:
+        distances: ``(B, C, H, W)`` elementwise squared student-teacher distances.
+
+    Returns:
+        ``(index, per-sample map maxima (B,))``.
+    """
+    maxima = distances.detach().mean(dim=1).flatten(1).amax(dim=1).float()
+    return int(torch.argmax(maxima)), maxima
+
+
 def st_loss(
     distances: torch.Tensor,
     student_features: torch.Tensor,
@@ -81,6 +94,7 @@ def st_loss(
     omega: float = 0.1,
     atdr_dist: str = "l2",
     atdr_reduction: str = "hard",
+    atdr_rule: str = "student_distance",
 ) -> STLoss:
     """The student-teacher term: EfficientAD's hard loss (both off), L_NMFE, L_ATDR or their sum.
 
@@ -95,6 +109,8 @@ def st_loss(
         omega: NMFE's down-weight.
         atdr_dist: ``l2`` or ``cosine``.
         atdr_reduction: ``hard`` (EfficientAD's hard loss on the subset) or ``mean``.
+        atdr_rule: How ATDR picks the outlier: ``student_distance`` (the paper's Eq. 5, summed ``atdr_dist``
+            between student features) or ``st_error`` (the largest student-teacher map max; not in the paper).
 
     Returns:
         The loss and, with ATDR, the removed sample and the summed distances.
@@ -109,7 +125,13 @@ def st_loss(
     if nmfe:
         total = total + nmfe_loss(distances, p_large, omega, p_hard)
     if atdr:
-        index, summed = atdr_outlier(student_features, atdr_dist)
+        if atdr_rule == "st_error":
+            index, summed = st_error_outlier(distances)
+        elif atdr_rule == "student_distance":
+            index, summed = atdr_outlier(student_features, atdr_dist)
+        else:
+            msg = f"atdr_rule must be 'student_distance' or 'st_error', got '{atdr_rule}'"
+            raise ValueError(msg)
         keep = torch.ones(distances.shape[0], dtype=torch.bool, device=distances.device)
         keep[index] = False
 
