@@ -32,7 +32,7 @@ import json
 from pathlib import Path
 
 import torch
-from checkpoint_diagnostics import auroc
+from checkpoint_diagnostics import append_rows, auroc
 
 from anomalib_contam import AD2
 from anomalib_contam.data.image_io import read_rgb_image
@@ -107,6 +107,35 @@ def simulate(
     return flagged_injected / batches, hits / max(with_injected, 1)
 
 
+def atdr_rows(checkpoint: Path, batches: int, seed: int) -> list[dict[str, str]]:
+    """One row per candidate rule for one checkpoint (its run's audit lists the training images)."""
+    with (checkpoint.parents[2] / "training_audit.csv").open() as audit:
+        rows = list(csv.DictReader(audit))
+    paths = [row["image_path"] for row in rows]
+    injected = torch.tensor([row["is_injected"] == "1" for row in rows])
+    manifest = json.loads((checkpoint.parents[2] / "manifest.json").read_text())
+    model = AD2.load_from_checkpoint(checkpoint, map_location="cpu").eval()
+    out = []
+    for name, values in embed(model, paths).items():
+        scores, pairwise = rule_scores(values)
+        precision, hit_rate = simulate(scores, pairwise, injected, batches, seed)
+        out.append({
+            "checkpoint": str(checkpoint),
+            "dataset": manifest["dataset"]["category"],
+            "ratio": manifest["parameters"]["contamination_ratio"],
+            "nmfe": model.hparams.nmfe,
+            "atdr": model.hparams.atdr,
+            "rule": name,
+            "auroc": f"{auroc(scores, injected):.4f}",
+            "batch_precision": f"{precision:.4f}",
+            "hit_rate": f"{hit_rate:.4f}",
+            "rate": f"{injected.float().mean().item():.4f}",
+            "n_train": len(rows),
+            "batches": batches,
+        })  # fmt: skip
+    return out
+
+
 def main() -> None:
     """Score every checkpoint given and append the rows."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -115,39 +144,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/ad2-atdr/results.csv"))
     args = parser.parse_args()
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    new = not args.output.is_file()
-    with args.output.open("a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-        if new:
-            writer.writeheader()
-        for checkpoint in args.checkpoints:
-            with (checkpoint.parents[2] / "training_audit.csv").open() as audit:
-                rows = list(csv.DictReader(audit))
-            paths = [row["image_path"] for row in rows]
-            injected = torch.tensor([row["is_injected"] == "1" for row in rows])
-            manifest = json.loads((checkpoint.parents[2] / "manifest.json").read_text())
-            model = AD2.load_from_checkpoint(checkpoint, map_location="cpu").eval()
-            for name, values in embed(model, paths).items():
-                scores, pairwise = rule_scores(values)
-                precision, hit_rate = simulate(scores, pairwise, injected, args.batches, args.seed)
-                row = {
-                    "checkpoint": str(checkpoint),
-                    "dataset": manifest["dataset"]["category"],
-                    "ratio": manifest["parameters"]["contamination_ratio"],
-                    "nmfe": model.hparams.nmfe,
-                    "atdr": model.hparams.atdr,
-                    "rule": name,
-                    "auroc": f"{auroc(scores, injected):.4f}",
-                    "batch_precision": f"{precision:.4f}",
-                    "hit_rate": f"{hit_rate:.4f}",
-                    "rate": f"{injected.float().mean().item():.4f}",
-                    "n_train": len(rows),
-                    "batches": args.batches,
-                }
-                writer.writerow(row)
-                handle.flush()
-                print(name, row["auroc"], row["batch_precision"], row["hit_rate"], flush=True)
+    append_rows(
+        args.output,
+        COLUMNS,
+        args.checkpoints,
+        lambda checkpoint: atdr_rows(checkpoint, args.batches, args.seed),
+        label="rule",
+        value="auroc",
+    )
 
 
 if __name__ == "__main__":

@@ -42,6 +42,31 @@ def test_batches(data_config: str, setting: dict[str, Any], model: Any) -> Itera
         yield batch, images
 
 
+def append_rows(
+    output: Path,
+    columns: list[str],
+    checkpoints: list[Path],
+    score: Callable[[Path], list[dict[str, Any]]],
+    label: str,
+    value: str = "image_auroc",
+) -> None:
+    """Score every checkpoint and append its rows to ``output`` (header written once).
+
+    ``label`` names the column printed beside each ``value`` (the head, score or rule).
+    """
+    output.parent.mkdir(parents=True, exist_ok=True)
+    new = not output.is_file()
+    with output.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        if new:
+            writer.writeheader()
+        for checkpoint in checkpoints:
+            rows = score(checkpoint)
+            writer.writerows(rows)
+            handle.flush()
+            print(checkpoint, "; ".join(f"{row[label]} {row[value]}" for row in rows))
+
+
 def run_cli(
     description: str,
     default_output: str,
@@ -58,14 +83,4 @@ def run_cli(
     parser.add_argument("--data-config", required=True)
     parser.add_argument("--output", type=Path, default=Path(default_output))
     args = parser.parse_args()
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    new = not args.output.is_file()
-    with args.output.open("a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        if new:
-            writer.writeheader()
-        for checkpoint in args.checkpoints:
-            rows = score(checkpoint, args.data_config)
-            writer.writerows(rows)
-            handle.flush()
-            print(checkpoint, "; ".join(f"{row[label]} {row['image_auroc']}" for row in rows))
+    append_rows(args.output, columns, args.checkpoints, lambda checkpoint: score(checkpoint, args.data_config), label)

@@ -63,3 +63,18 @@ def test_scalar_scores_ranking_injected_images_lowest_never_flag_them(ad2_atdr) 
     precision, hit_rate = ad2_atdr.simulate(score, pairwise, injected, batches=400, seed=0)
     assert precision == 0.0
     assert hit_rate == 0.0
+
+
+def test_append_rows_writes_the_header_once(tmp_path: Path) -> None:
+    append_rows = _load("checkpoint_diagnostics").append_rows
+    output = tmp_path / "sub" / "results.csv"
+    for checkpoint in (Path("a.ckpt"), Path("b.ckpt")):
+        append_rows(
+            output,
+            ["checkpoint", "auroc"],
+            [checkpoint],
+            lambda c: [{"checkpoint": c, "auroc": "0.5"}],
+            "checkpoint",
+            "auroc",
+        )
+    assert output.read_text().splitlines() == ["checkpoint,auroc", "a.ckpt,0.5", "b.ckpt,0.5"]
