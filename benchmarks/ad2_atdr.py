@@ -57,10 +57,10 @@ BATCH_SIZE = 8
 def embed(model: AD2, paths: list[str], chunk: int = 8) -> dict[str, torch.Tensor]:
     """Per training image: flat student and teacher features, and the scalar scores."""
     out: dict[str, list[torch.Tensor]] = {}
+    # Resize each image before stacking (MTD's images differ in size).
+    transform = model.pre_processor.transform
     with torch.no_grad():
         for start in range(0, len(paths), chunk):
-            # Resize each image before stacking (MTD's images differ in size).
-            transform = model.pre_processor.transform
             images = torch.stack([transform(read_rgb_image(path)) for path in paths[start : start + chunk]])
             student, distance = model.model.student_teacher(images)
             teacher = model.model.normalized_teacher(images, student.shape[-2:])

@@ -113,7 +113,8 @@ def st_loss(
             between student features) or ``st_error`` (the largest student-teacher map max; not in the paper).
 
     Returns:
-        The loss and, with ATDR, the removed sample and the summed distances.
+        The loss and, with ATDR, the removed sample and every sample's outlier score under ``atdr_rule`` (summed
+        distances, or student-teacher map maxima with ``st_error``).
     """
     if (nmfe or atdr) and distances.shape[0] < 2:
         msg = "NMFE and ATDR need batch statistics: use a training batch size of at least 2"
