@@ -216,7 +216,8 @@ def paper_table(rows: list[dict[str, str]], models: list[str]) -> str:
 def contamination_table(rows: list[dict[str, str]], models: list[str], drop: bool = True) -> str:
     """Image AUROC per contamination setting (rows) and model (columns), pixel AUROC, audit precision at n.
 
-    With ``drop``, each dataset ends with the drop from 0 % to 20 % per model (mean at 0 % minus mean at 20 %).
+    With ``drop``, each dataset ends with the drop from 0 % to 20 % per model (mean at 0 % minus mean at 20 %, over
+    the seeds measured at both ratios).
     """
     rows = latest_successful(rows)
     if not rows:
@@ -238,11 +239,13 @@ def contamination_table(rows: list[dict[str, str]], models: list[str], drop: boo
             lines.append(f"| {dataset} | {key[1]} | {key[2]:.0%} | " + " | ".join(row_cells) + " |")
         if not drop:
             continue
-        drops = []
-        for model in models:
-            clean = _floats(cells.get((dataset, "contaminated", 0.0), {}).get(model, []), "image_auroc")
-            dirty = _floats(cells.get((dataset, "contaminated", 0.2), {}).get(model, []), "image_auroc")
-            drops.append(f"{_mean_of(clean) - _mean_of(dirty):+.3f}" if clean and dirty else "not measured")
+        drops = [
+            _paired_drop(
+                cells.get((dataset, "contaminated", 0.0), {}).get(model, []),
+                cells.get((dataset, "contaminated", 0.2), {}).get(model, []),
+            )
+            for model in models
+        ]
         padding = " |" * (len(models) + len(audited))
         lines.append(f"| {dataset} | **drop 0 % → 20 %** | | " + " | ".join(drops) + padding + " |")
     return "\n".join(lines)
@@ -250,6 +253,24 @@ def contamination_table(rows: list[dict[str, str]], models: list[str], drop: boo
 
 def _mean_of(values: list[float]) -> float:
     return sum(values) / len(values)
+
+
+def _paired_drop(clean_rows: list[dict[str, str]], dirty_rows: list[dict[str, str]]) -> str:
+    """Mean image AUROC at 0 % minus at 20 %, over the seeds measured at both ratios.
+
+    Seeds run at only one ratio are left out (a seed's split differs, so unpaired means would mix splits); the
+    cell says which seeds it used when some were left out.
+    """
+    clean = {row["seed"]: float(row["image_auroc"]) for row in clean_rows if row.get("image_auroc")}
+    dirty = {row["seed"]: float(row["image_auroc"]) for row in dirty_rows if row.get("image_auroc")}
+    paired = sorted(set(clean) & set(dirty), key=lambda seed: (len(seed), seed))
+    if not paired:
+        return "not measured" if not clean or not dirty else "not measured (no seed at both ratios)"
+    drop = _mean_of([clean[seed] - dirty[seed] for seed in paired])
+    if set(clean) == set(dirty):
+        return f"{drop:+.3f}"
+    noun = "seed" if len(paired) == 1 else "seeds"
+    return f"{drop:+.3f} ({noun} {', '.join(paired)}: measured at both ratios)"
 
 
 def ranking_cell(rows: list[dict[str, str]], predicate: Callable[[dict[str, str]], bool]) -> str:

@@ -69,8 +69,18 @@ def test_contamination_table_reports_audit_precision_and_the_drop() -> None:
     assert "ADL audit precision@n" in table
     assert "PaDiM audit precision@n" not in table  # PaDiM has no audit
     assert "| mtd | contaminated | 20% | 0.750 ± 0.071 (2 seeds) | 0.600 (1 seed) |" in table
-    assert "| mtd | **drop 0 % → 20 %** | | +0.150 | +0.350 |" in table
+    # ADL has seed 1 at 20 % only: the drop pairs seed 0 (0.9 - 0.8), not the unpaired means (0.9 - 0.75)
+    assert "| mtd | **drop 0 % → 20 %** | | +0.100 (seed 0: measured at both ratios) | +0.350 |" in table
     assert table.splitlines()[2].endswith("| n/a (no masks) | n/a (nothing injected) |")  # 0 %: no audit to score
+
+
+def test_drop_is_not_measured_when_no_seed_ran_at_both_ratios() -> None:
+    rows = [
+        _row(model="ADL", dataset="mtd", setting="contaminated", ratio="0", seed="1", image_auroc="0.9"),
+        _row(model="ADL", dataset="mtd", setting="contaminated", ratio="0.2", seed="0", image_auroc="0.8"),
+    ]
+    table = contamination_table(rows, ["ADL"])
+    assert "| mtd | **drop 0 % → 20 %** | | not measured (no seed at both ratios) |" in table
 
 
 def test_which_model_ranks_measured_models_and_writes_the_results_page(tmp_path: Path) -> None:
