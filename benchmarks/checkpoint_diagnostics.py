@@ -42,6 +42,16 @@ def test_batches(data_config: str, setting: dict[str, Any], model: Any) -> Itera
         yield batch, images
 
 
+def run_path(checkpoint: Path) -> Path:
+    """``checkpoint`` with links such as anomalib's ``latest`` run directory resolved.
+
+    A row must keep naming the same run after ``latest`` moves on to the next one; kept relative to the working
+    directory when it lies below it, as the committed rows are.
+    """
+    resolved = checkpoint.resolve()
+    return resolved.relative_to(Path.cwd()) if resolved.is_relative_to(Path.cwd()) else resolved
+
+
 def append_rows(
     output: Path,
     columns: list[str],
@@ -60,7 +70,7 @@ def append_rows(
         writer = csv.DictWriter(handle, fieldnames=columns)
         if new:
             writer.writeheader()
-        for checkpoint in checkpoints:
+        for checkpoint in map(run_path, checkpoints):
             rows = score(checkpoint)
             writer.writerows(rows)
             handle.flush()

@@ -78,3 +78,20 @@ def test_append_rows_writes_the_header_once(tmp_path: Path) -> None:
             "auroc",
         )
     assert output.read_text().splitlines() == ["checkpoint,auroc", "a.ckpt,0.5", "b.ckpt,0.5"]
+
+
+def test_rows_name_the_run_a_latest_link_points_at(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    diagnostics = _load("checkpoint_diagnostics")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "run" / "v1" / "weights").mkdir(parents=True)
+    (tmp_path / "run" / "latest").symlink_to(tmp_path / "run" / "v1")
+    output = tmp_path / "results.csv"
+    diagnostics.append_rows(
+        output,
+        ["checkpoint", "auroc"],
+        [Path("run/latest/weights/model.ckpt")],
+        lambda c: [{"checkpoint": c, "auroc": "0.5"}],
+        "checkpoint",
+        "auroc",
+    )
+    assert output.read_text().splitlines()[1] == "run/v1/weights/model.ckpt,0.5"
