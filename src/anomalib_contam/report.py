@@ -258,8 +258,8 @@ def _mean_of(values: list[float]) -> float:
 def _paired_drop(clean_rows: list[dict[str, str]], dirty_rows: list[dict[str, str]]) -> str:
     """Mean image AUROC at 0 % minus at 20 %, over the seeds measured at both ratios.
 
-    Seeds run at only one ratio are left out (a seed's split differs, so unpaired means would mix splits); the
-    cell says which seeds it used when some were left out.
+    Seeds run at only one ratio are left out (unpaired means would count one seed's training noise as a drop);
+    the cell says which seeds it used when some were left out.
     """
     clean = {row["seed"]: float(row["image_auroc"]) for row in clean_rows if row.get("image_auroc")}
     dirty = {row["seed"]: float(row["image_auroc"]) for row in dirty_rows if row.get("image_auroc")}
