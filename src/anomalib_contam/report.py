@@ -340,13 +340,27 @@ def which_model_table(root: Path = Path("benchmarks/results")) -> str:
 
 
 DRA_ABLATION = ["DRA-seen", "DRA-seen-pseudo", "DRA-seen-pseudo-residual", "DRA"]
+DRA_ABLATION_240 = [f"{model}-240steps" for model in DRA_ABLATION]
 DRA_HEADS = ["normal", "seen", "pseudo", "residual", "combined"]
 
 
-def dra_ablation_table(rows: list[dict[str, str]]) -> str:
-    """Paper Table 3 structure: heads added one by one, MTD hard setting (per known class and the mean)."""
-    kept = [r for r in rows if r["model"] in DRA_ABLATION and r["dataset"] == "mtd" and r["setting"] == "hard"]
-    return comparison_table(kept, DRA_ABLATION)
+def dra_ablation_table(rows: list[dict[str, str]], models: list[str] = DRA_ABLATION) -> str:
+    """Paper Table 3 structure: heads added one by one, MTD hard setting (per known class and the mean).
+
+    ``models`` names the four variants of one recipe (``DRA_ABLATION_240`` for the 240-step one); only the
+    settings and seeds where the first, seen-head-only variant ran are kept, so every column pairs the same
+    runs (the full model's other seeds and settings stay out).
+    """
+    ablated = {(r["shots"], r["known_class"], r["seed"]) for r in rows if r["model"] == models[0]}
+    kept = [
+        r
+        for r in rows
+        if r["model"] in models
+        and r["dataset"] == "mtd"
+        and r["setting"] == "hard"
+        and (r["shots"], r["known_class"], r["seed"]) in ablated
+    ]
+    return comparison_table(kept, models)
 
 
 RECIPE_LENGTH = ["DRA", "DevNet", "DRA-240steps", "DevNet-240steps"]
@@ -446,6 +460,9 @@ TABLES: dict[str, Callable[[], str]] = {
     ),
     "dra-paper": lambda: paper_table(_merged("benchmarks/results/dra/results.csv"), ["DRA"]),
     "dra-ablation": lambda: dra_ablation_table(read_rows(Path("benchmarks/results/dra/results.csv"))),
+    "dra-ablation-240steps": lambda: dra_ablation_table(
+        read_rows(Path("benchmarks/results/dra/results.csv")), DRA_ABLATION_240
+    ),
     "dra-recipe-length": lambda: recipe_length_table(
         _merged("benchmarks/results/dra/results.csv", "benchmarks/results/devnet/results.csv")
     ),

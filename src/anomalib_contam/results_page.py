@@ -179,6 +179,10 @@ def write_results_page(path: Path = Path("docs/results.md"), root: Path = RESULT
                 "",
                 TABLES["dra-ablation"](),
                 "",
+                "The same ablation with the 240-step recipe (the length at which the full DRA leads DevNet):",
+                "",
+                TABLES["dra-ablation-240steps"](),
+                "",
                 "Recipe length (diagnostic): DRA and DevNet with their CPU recipes three times longer (240 steps) "
                 "on the known classes of the hard setting where they were run:",
                 "",

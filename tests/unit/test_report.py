@@ -5,6 +5,7 @@ from pathlib import Path
 
 from anomalib_contam.benchmark import COLUMNS, append_row
 from anomalib_contam.report import (
+    DRA_ABLATION_240,
     ad2_atdr_table,
     ad2_maps_table,
     adl_recipe_length_table,
@@ -116,6 +117,27 @@ def test_dra_ablation_keeps_mtd_hard_rows_of_the_ablation_models_only() -> None:
     assert "| mtd | hard | 10 | crack | 0.550 (1 seed) | not measured | not measured | 0.600 (1 seed) |" in table
     assert "general" not in table
     assert "elpv" not in table
+
+
+def test_dra_ablation_240steps_keeps_the_long_recipe_where_its_ablation_ran() -> None:
+    hard = {"dataset": "mtd", "setting": "hard", "shots": "10", "seed": "0"}
+    rows = [
+        _row(model="DRA-seen-240steps", known_class="crack", image_auroc="0.65", **hard),
+        _row(model="DRA-240steps", known_class="crack", image_auroc="0.7", **hard),
+        _row(model="DRA-240steps", dataset="mtd", setting="hard", shots="10", known_class="crack", seed="1",
+             image_auroc="0.9"),  # a seed the ablation did not run: left out, so the columns pair
+        _row(model="DRA-240steps", known_class="fray", image_auroc="0.7", **hard),  # no ablation run: left out
+        _row(model="DRA-240steps", dataset="mtd", setting="hard", shots="1", known_class="crack", seed="0",
+             image_auroc="0.68"),
+        _row(model="DRA-seen", known_class="crack", image_auroc="0.55", **hard),  # the 80-step recipe: left out
+    ]  # fmt: skip
+    table = dra_ablation_table(rows, DRA_ABLATION_240)
+    assert "| DRA-seen-240steps image AUROC | DRA-seen-pseudo-240steps image AUROC |" in table
+    assert "| mtd | hard | 10 | crack | 0.650 (1 seed) | not measured | not measured | 0.700 (1 seed) |" in table
+    assert "fray" not in table
+    assert "0.900" not in table
+    assert "| mtd | hard | 1 |" not in table
+    assert "0.550" not in table
 
 
 def test_dra_heads_table_has_one_row_per_run_and_a_cell_per_head() -> None:
