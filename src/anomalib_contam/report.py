@@ -440,6 +440,24 @@ def ad2_atdr_table(rows: list[dict[str, str]]) -> str:
     return "\n".join(lines)
 
 
+def audit_folder_table(rows: list[dict[str, str]]) -> str:
+    """``anomalib-contam audit`` on a real folder with defective images mixed in (``benchmarks/audit_folder.py``)."""
+    lines = [
+        "| model | config | dataset | defective share | seed | images | defective | audit AUROC | precision at n | "
+        "chance | seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {row['model']} | `{row['config']}` | {row['dataset']} | {float(row['ratio']):.0%} | {row['seed']} | "
+        f"{row['n_images']} | {row['n_injected']} | {float(row['audit_auroc']):.3f} | "
+        f"{float(row['audit_precision_at_n']):.3f} | {float(row['chance']):.3f} | {row['wall_seconds']} |"
+        for row in rows
+    ]
+    if not rows:
+        lines.append("| not measured |" + " |" * 10)
+    return "\n".join(lines)
+
+
 AD2_MISALIGNED = "benchmarks/results/ad2-misaligned-teacher"
 
 
@@ -473,6 +491,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "adl": lambda: contamination_table(
         read_rows(Path("benchmarks/results/adl/results.csv")), ["ADL", "ADL-uniform", "PaDiM", "PatchCore"]
     ),
+    "audit-folder": lambda: audit_folder_table(read_rows(Path("benchmarks/results/audit-folder/results.csv"))),
     "adl-recipe-length": lambda: adl_recipe_length_table(read_rows(Path("benchmarks/results/adl/results.csv"))),
     "ad2": lambda: contamination_table(
         read_rows(Path("benchmarks/results/ad2/results.csv")),

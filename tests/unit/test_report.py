@@ -9,6 +9,7 @@ from anomalib_contam.report import (
     ad2_atdr_table,
     ad2_maps_table,
     adl_recipe_length_table,
+    audit_folder_table,
     comparison_table,
     contamination_table,
     dra_ablation_table,
@@ -227,3 +228,15 @@ def test_hard_mean_leaves_out_a_seed_with_fewer_classes() -> None:
     paper = paper_table(rows, ["DRA"])
     assert "| DRA | elpv | hard | 10 | 0.700 (1 seed; 1 partial seed left out) | 0.766 | -0.066 |" in paper
     assert ranking_cell(rows, lambda r: r["setting"] == "hard") == "DRA 0.700 (1 partial seed left out)"
+
+
+def test_audit_folder_table_has_a_row_per_measurement_and_says_when_none_exists() -> None:
+    row = {
+        "model": "ADL", "config": "configs/model/adl_cpu.yaml", "dataset": "mtd", "ratio": "0.1", "seed": "0",
+        "n_images": "793", "n_injected": "79", "audit_auroc": "0.63", "audit_precision_at_n": "0.2152",
+        "chance": "0.0996", "wall_seconds": "435",
+    }  # fmt: skip
+    table = audit_folder_table([row, {**row, "seed": "1", "audit_auroc": "0.7"}])
+    assert "| ADL | `configs/model/adl_cpu.yaml` | mtd | 10% | 0 | 793 | 79 | 0.630 | 0.215 | 0.100 | 435 |" in table
+    assert "| 1 | 793 | 79 | 0.700 |" in table
+    assert "not measured" in audit_folder_table([])
