@@ -6,8 +6,11 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -88,9 +91,21 @@ def mvtec(root: Path, category: str = "synth", **kwargs):
     return MVTecAD(root=root, category=category, **kwargs)
 
 
-def elpv_available() -> bool:
-    import importlib.util
+def load_benchmark_script(name: str) -> ModuleType:
+    """A script of ``benchmarks/`` loaded from its file (they are scripts, not a package)."""
+    folder = REPO_ROOT / "benchmarks"
+    sys.path.insert(0, str(folder))  # the scripts import their shared module as run from that folder
+    try:
+        spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(folder))
+    return module
 
+
+def elpv_available() -> bool:
     return importlib.util.find_spec("elpv_dataset") is not None
 
 

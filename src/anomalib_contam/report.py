@@ -410,52 +410,54 @@ def dra_heads_table(rows: list[dict[str, str]]) -> str:
     return "\n".join(lines)
 
 
+def _per_run_table(columns: list[str], rows: list[dict[str, str]], cells: Callable[[dict[str, str]], list[str]]) -> str:
+    """One line per CSV row (a diagnostic's runs), or a "not measured" line when there is none."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cells(row)) + " |" for row in rows]
+    if not rows:
+        lines.append("| not measured |" + " |" * (len(columns) - 1))
+    return "\n".join(lines)
+
+
 def ad2_maps_table(rows: list[dict[str, str]]) -> str:
     """Image AUROC of AD²'s maps alone and combined (``benchmarks/ad2_maps.py``), per run."""
-    lines = ["| dataset | ratio | nmfe | atdr | score | image AUROC |", "|---|---|---|---|---|---|"]
-    lines += [
-        f"| {row['dataset']} | {float(row['ratio']):.0%} | {row['nmfe']} | {row['atdr']} | {row['score']} | "
-        f"{float(row['image_auroc']):.3f} |"
-        for row in rows
-    ]
-    if not rows:
-        lines.append("| not measured | | | | | |")
-    return "\n".join(lines)
+    return _per_run_table(
+        ["dataset", "ratio", "nmfe", "atdr", "score", "image AUROC"],
+        rows,
+        lambda r: [r["dataset"], f"{float(r['ratio']):.0%}", r["nmfe"], r["atdr"], r["score"], _3(r["image_auroc"])],
+    )
 
 
 def ad2_atdr_table(rows: list[dict[str, str]]) -> str:
     """What each candidate outlier rule finds among a run's training images (``benchmarks/ad2_atdr.py``)."""
-    lines = [
-        "| dataset | ratio | nmfe | atdr | rule | AUROC | batch-of-8 flag precision | hit rate | injection rate |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    lines += [
-        f"| {row['dataset']} | {float(row['ratio']):.0%} | {row['nmfe']} | {row['atdr']} | {row['rule']} | "
-        f"{float(row['auroc']):.3f} | {float(row['batch_precision']):.3f} | {float(row['hit_rate']):.3f} | "
-        f"{float(row['rate']):.3f} |"
-        for row in rows
-    ]
-    if not rows:
-        lines.append("| not measured |" + " |" * 8)
-    return "\n".join(lines)
+    columns = ["dataset", "ratio", "nmfe", "atdr", "rule", "AUROC", "batch-of-8 flag precision", "hit rate"]
+    return _per_run_table(
+        [*columns, "injection rate"],
+        rows,
+        lambda r: (
+            [r["dataset"], f"{float(r['ratio']):.0%}", r["nmfe"], r["atdr"], r["rule"]]
+            + [_3(r[key]) for key in ("auroc", "batch_precision", "hit_rate", "rate")]
+        ),
+    )
 
 
 def audit_folder_table(rows: list[dict[str, str]]) -> str:
     """``anomalib-contam audit`` on a real folder with defective images mixed in (``benchmarks/audit_folder.py``)."""
-    lines = [
-        "| model | config | dataset | defective share | seed | images | defective | audit AUROC | precision at n | "
-        "chance | seconds |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    lines += [
-        f"| {row['model']} | `{row['config']}` | {row['dataset']} | {float(row['ratio']):.0%} | {row['seed']} | "
-        f"{row['n_images']} | {row['n_injected']} | {float(row['audit_auroc']):.3f} | "
-        f"{float(row['audit_precision_at_n']):.3f} | {float(row['chance']):.3f} | {row['wall_seconds']} |"
-        for row in rows
-    ]
-    if not rows:
-        lines.append("| not measured |" + " |" * 10)
-    return "\n".join(lines)
+    columns = ["model", "config", "dataset", "defective share", "seed", "images", "defective", "audit AUROC"]
+    return _per_run_table(
+        [*columns, "precision at n", "chance", "seconds"],
+        rows,
+        lambda r: (
+            [r["model"], f"`{r['config']}`", r["dataset"], f"{float(r['ratio']):.0%}", r["seed"]]
+            + [r["n_images"], r["n_injected"]]
+            + [_3(r[key]) for key in ("audit_auroc", "audit_precision_at_n", "chance")]
+            + [r["wall_seconds"]]
+        ),
+    )
+
+
+def _3(value: str) -> str:
+    return f"{float(value):.3f}"
 
 
 AD2_MISALIGNED = "benchmarks/results/ad2-misaligned-teacher"

@@ -3,23 +3,18 @@
 
 """``benchmarks/audit_folder.py``: the real-folder audit measurement (folder building and scoring only)."""
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "audit_folder.py"
+from tests.conftest import load_benchmark_script
 
 
 @pytest.fixture(scope="module")
 def audit_folder():
-    spec = importlib.util.spec_from_file_location("audit_folder", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark_script("audit_folder")
 
 
 def _mtd_like(root: Path, n_good: int = 18, n_defect: int = 4) -> Path:

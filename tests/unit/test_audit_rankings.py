@@ -3,21 +3,16 @@
 
 """``benchmarks/audit_rankings.py``: comparing two training-data audits of the same manifest."""
 
-import importlib.util
 from pathlib import Path
 
 import pandas as pd
 import pytest
-
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "audit_rankings.py"
+from tests.conftest import load_benchmark_script
 
 
 @pytest.fixture(scope="module")
 def audit_rankings():
-    spec = importlib.util.spec_from_file_location("audit_rankings", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark_script("audit_rankings")
 
 
 def _audit(path: Path, order: list[int], injected: set[int]) -> Path:

@@ -3,35 +3,20 @@
 
 """The diagnostic scripts in ``benchmarks/`` (loaded from their files): AUROC of raw scores, simulated ATDR."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-
-BENCHMARKS = Path(__file__).parents[2] / "benchmarks"
-
-
-def _load(name: str):
-    sys.path.insert(0, str(BENCHMARKS))  # the scripts import their shared module as run from that folder
-    try:
-        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return module
+from tests.conftest import load_benchmark_script
 
 
 @pytest.fixture(scope="module")
 def ad2_atdr():
-    return _load("ad2_atdr")
+    return load_benchmark_script("ad2_atdr")
 
 
 def test_auroc_ranks_scores_of_any_range() -> None:
-    auroc = _load("checkpoint_diagnostics").auroc
+    auroc = load_benchmark_script("checkpoint_diagnostics").auroc
     labels = torch.tensor([0, 0, 1, 1])
     # torchmetrics' BinaryAUROC reads these as logits, saturates the sigmoid and returns 0.5.
     assert auroc(torch.tensor([20.0, 30.0, 40.0, 50.0]), labels) == 1.0
@@ -66,7 +51,7 @@ def test_scalar_scores_ranking_injected_images_lowest_never_flag_them(ad2_atdr) 
 
 
 def test_append_rows_writes_the_header_once(tmp_path: Path) -> None:
-    append_rows = _load("checkpoint_diagnostics").append_rows
+    append_rows = load_benchmark_script("checkpoint_diagnostics").append_rows
     output = tmp_path / "sub" / "results.csv"
     for checkpoint in (Path("a.ckpt"), Path("b.ckpt")):
         append_rows(
@@ -81,7 +66,7 @@ def test_append_rows_writes_the_header_once(tmp_path: Path) -> None:
 
 
 def test_rows_name_the_run_a_latest_link_points_at(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    diagnostics = _load("checkpoint_diagnostics")
+    diagnostics = load_benchmark_script("checkpoint_diagnostics")
     monkeypatch.chdir(tmp_path)
     (tmp_path / "run" / "v1" / "weights").mkdir(parents=True)
     (tmp_path / "run" / "latest").symlink_to(tmp_path / "run" / "v1")
