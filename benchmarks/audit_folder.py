@@ -98,10 +98,9 @@ PADIM_SETTINGS = "stock anomalib Padim: lite0 packaged blocks 1,2,4, 100 dims, 2
 
 def padim_self_ranking(folder: Path, output: Path, seed: int, batch_size: int = 32) -> Path:
     """Fit stock PaDiM on every image of ``folder``, rank the same images by its score; return the ranking CSV."""
-    import numpy as np
     import torch
+    from anomalib.data.utils import read_image
     from anomalib.models import Padim
-    from PIL import Image
 
     import anomalib_contam  # noqa: F401  (registers the packaged backbone weights)
 
@@ -109,18 +108,12 @@ def padim_self_ranking(folder: Path, output: Path, seed: int, batch_size: int = 
     model = Padim(
         backbone="tf_efficientnet_lite0.packaged", layers=["blocks.1", "blocks.2", "blocks.4"], n_features=100
     )
-    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
-    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    transform = model.pre_processor.transform  # anomalib's own: resize to 256 px, ImageNet normalisation
     paths = _images(folder)
 
     def batches() -> Iterator[torch.Tensor]:
         for start in range(0, len(paths), batch_size):
-            images = [
-                Image.open(p).convert("RGB").resize((256, 256), Image.BILINEAR)
-                for p in paths[start : start + batch_size]
-            ]
-            pixels = torch.from_numpy(np.stack([np.asarray(i, dtype=np.float32) / 255 for i in images]))
-            yield (pixels.permute(0, 3, 1, 2) - mean) / std
+            yield torch.stack([transform(read_image(p, as_tensor=True)) for p in paths[start : start + batch_size]])
 
     network = model.model
     with torch.no_grad():
@@ -180,9 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.model == "PaDiM":
         command = ["python", "benchmarks/audit_folder.py", "--mtd-root", str(args.mtd_root), "--ratio", str(args.ratio),
                    "--seed", str(args.seed), "--model", "PaDiM"]  # fmt: skip
-        args.config = PADIM_SETTINGS
+        config = PADIM_SETTINGS
         padim_self_ranking(folder, output, args.seed)
     else:
+        config = args.config
         command = ["anomalib-contam", "audit", "--images", str(folder), "--model", args.model, "--config",
                    args.config, "--seed", str(args.seed), "--output", str(output), "--top", "48", "--no-progress",
                    *extra]  # fmt: skip
@@ -192,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - start
     metrics = score_audit(output / "training_audit.csv", truth)
     row = {
-        "model": args.model, "config": args.config, "dataset": "mtd", "ratio": args.ratio, "seed": args.seed,
+        "model": args.model, "config": config, "dataset": "mtd", "ratio": args.ratio, "seed": args.seed,
         "n_images": len(_images(folder)), "n_injected": n_defective,
         **{key: f"{value:.4f}" for key, value in metrics.items()},
         "wall_seconds": f"{wall:.0f}", "machine": describe_machine(),

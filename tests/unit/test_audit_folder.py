@@ -1,7 +1,7 @@
 # Copyright (C) 2026 anomalib-contam contributors
 # SPDX-License-Identifier: Apache-2.0
 
-"""``benchmarks/audit_folder.py``: the real-folder audit measurement (folder building and scoring only)."""
+"""``benchmarks/audit_folder.py``: the real-folder audit measurement (folder, scoring, PaDiM baseline ranking)."""
 
 from pathlib import Path
 
