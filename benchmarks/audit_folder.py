@@ -11,13 +11,14 @@ shuffled names (``img_0000.png`` ...) so that nothing in a name tells the truth;
 precision at n (n = number of defective tiles) for finding the defective tiles, and the command's wall time.
 With Chromium on PATH it also saves a screenshot of the audit page next to the CSV.
 
-``--model PaDiM`` measures a baseline the audit command does not offer: stock anomalib PaDiM (the benchmarks'
-packaged Lite0 settings) fitted on the folder itself, every image ranked by its own image score.
+``--model PaDiM`` runs the command with stock anomalib PaDiM (the benchmarks' packaged Lite0 settings, the
+command's default for PaDiM) fitted on the folder itself, every image ranked by its own image score.
 
 Usage (from the repository root)::
 
     python benchmarks/audit_folder.py --mtd-root ../shared/data/mtd --ratio 0.1 --seed 0 \
         --config configs/model/adl_cpu.yaml [-- more audit arguments, e.g. --epochs 1]
+    python benchmarks/audit_folder.py --mtd-root ../shared/data/mtd --ratio 0.1 --seed 0 --model PaDiM
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -96,46 +96,6 @@ def score_audit(audit_csv: Path, truth_csv: Path) -> dict[str, float]:
 PADIM_SETTINGS = "stock anomalib Padim: lite0 packaged blocks 1,2,4, 100 dims, 256 px"
 
 
-def padim_self_ranking(folder: Path, output: Path, seed: int, batch_size: int = 32) -> Path:
-    """Fit stock PaDiM on every image of ``folder``, rank the same images by its score; return the ranking CSV."""
-    import torch
-    from anomalib.data.utils import read_image
-    from anomalib.models import Padim
-
-    import anomalib_contam  # noqa: F401  (registers the packaged backbone weights)
-
-    torch.manual_seed(seed)  # PaDiM's random feature subset
-    model = Padim(
-        backbone="tf_efficientnet_lite0.packaged", layers=["blocks.1", "blocks.2", "blocks.4"], n_features=100
-    )
-    transform = model.pre_processor.transform  # anomalib's own: resize to 256 px, ImageNet normalisation
-    paths = _images(folder)
-
-    def batches() -> Iterator[torch.Tensor]:
-        for start in range(0, len(paths), batch_size):
-            yield torch.stack([transform(read_image(p, as_tensor=True)) for p in paths[start : start + batch_size]])
-
-    network = model.model
-    with torch.no_grad():
-        network.train()  # PaDiM collects embeddings in training mode
-        for batch in batches():
-            network(batch)
-        network.fit()
-        network.eval()
-        scores = [s for batch in batches() for s in network(batch).pred_score.flatten().tolist()]
-    order = sorted(range(len(paths)), key=lambda i: -scores[i])
-    output.mkdir(parents=True, exist_ok=True)
-    ranking = output / "training_audit.csv"
-    pd.DataFrame(
-        {
-            "rank": range(1, len(paths) + 1),
-            "image_path": [str(paths[i]) for i in order],
-            "suspicion": [scores[i] for i in order],
-        }
-    ).to_csv(ranking, index=False)
-    return ranking
-
-
 def screenshot(page: Path, target: Path, profile: Path) -> bool:
     """Render ``page`` in headless Chromium to ``target``; False when no Chromium is on PATH."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -154,9 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mtd-root", type=Path, default=Path("../shared/data/mtd"))
     parser.add_argument("--ratio", type=float, default=0.1, help="defective share of the folder")
     parser.add_argument("--seed", type=int, default=0, help="draw of the defective tiles and the training seed")
-    parser.add_argument(
-        "--model", default="ADL", choices=("ADL", "AD2", "PaDiM"), help="PaDiM: baseline, not the command"
-    )
+    parser.add_argument("--model", default="ADL", choices=("ADL", "AD2", "PaDiM"), help="the command's --model")
     parser.add_argument("--config", default="configs/model/adl_cpu.yaml")
     parser.add_argument("--work-dir", type=Path, default=Path("results/audit-folder"))
     parser.add_argument("--results", type=Path, default=Path("benchmarks/results/audit-folder/results.csv"))
@@ -170,19 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     n_defective = build_folder(args.mtd_root, args.ratio, args.seed, folder, truth)
     print(f"{folder}: {len(_images(folder))} images, {n_defective} defective (truth: {truth})")
     start = time.perf_counter()
-    if args.model == "PaDiM":
-        command = ["python", "benchmarks/audit_folder.py", "--mtd-root", str(args.mtd_root), "--ratio", str(args.ratio),
-                   "--seed", str(args.seed), "--model", "PaDiM"]  # fmt: skip
-        config = PADIM_SETTINGS
-        padim_self_ranking(folder, output, args.seed)
-    else:
-        config = args.config
-        command = ["anomalib-contam", "audit", "--images", str(folder), "--model", args.model, "--config",
-                   args.config, "--seed", str(args.seed), "--output", str(output), "--top", "48", "--no-progress",
-                   *extra]  # fmt: skip
-        code = subprocess.run([sys.executable, "-m", "anomalib_contam.cli", *command[1:]], check=False).returncode
-        if code != 0:
-            return code
+    # PaDiM: the command's own defaults (PADIM_SETTINGS); the trained models: --config.
+    config, model_config = (PADIM_SETTINGS, []) if args.model == "PaDiM" else (args.config, ["--config", args.config])
+    command = ["anomalib-contam", "audit", "--images", str(folder), "--model", args.model, *model_config,
+               "--seed", str(args.seed), "--output", str(output), "--top", "48", "--no-progress", *extra]  # fmt: skip
+    code = subprocess.run([sys.executable, "-m", "anomalib_contam.cli", *command[1:]], check=False).returncode
+    if code != 0:
+        return code
     wall = time.perf_counter() - start
     metrics = score_audit(output / "training_audit.csv", truth)
     row = {
@@ -201,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         writer.writerow(row)
     print({k: row[k] for k in ("audit_auroc", "audit_precision_at_n", "chance", "wall_seconds")})
     shot = args.results.parent / f"audit_page_{name}.png"
-    if args.model != "PaDiM" and screenshot(output / "audit.html", shot, work / "chromium-profile"):
+    if screenshot(output / "audit.html", shot, work / "chromium-profile"):
         print(f"audit page screenshot: {shot}")
     return 0
 

@@ -3,9 +3,11 @@
 
 """``anomalib-contam audit``: rank a folder of "good" images by how defective they look.
 
-With a trained ADL or AD² checkpoint (``--ckpt``), or after training a fresh one on the folder
-(``--model ADL|AD2``), every image gets the model's own training-data audit score
-(``audit_training_images``: ADL's deviation score, AD²'s distance to the mean student features).
+With a trained ADL, AD² or PaDiM checkpoint (``--ckpt``), or after training a fresh one on the folder
+(``--model ADL|AD2|PaDiM``), every image gets the model's own score: ADL's and AD²'s training-data
+audit (``audit_training_images``: ADL's deviation score, AD²'s distance to the mean student features),
+or stock anomalib PaDiM's image score after fitting it on the folder itself (on a real folder with
+10 % defective images it ranked them far better than ADL's audit: ``benchmarks/audit_folder.py``).
 The command writes, under ``--output`` (never inside the image folder):
 
 - ``training_audit.csv``: every image, most suspicious first (the same format as a training run's audit),
@@ -19,6 +21,7 @@ Example:
 
         anomalib-contam audit --ckpt results/ADL/.../weights/lightning/model.ckpt --images datasets/parts/good
         anomalib-contam audit --model ADL --config configs/model/adl_cpu.yaml --images datasets/parts/good
+        anomalib-contam audit --model PaDiM --images datasets/parts/good
 """
 
 from __future__ import annotations
@@ -48,14 +51,27 @@ from anomalib_contam.data.image_io import ImageReadError, read_rgb_image
 logger = logging.getLogger(__name__)
 
 PROG = "anomalib-contam audit"
-MODEL_NAMES = ("ADL", "AD2")
+MODEL_NAMES = ("ADL", "AD2", "PaDiM")
 THUMB_SIZE = 160
-# Hyper-parameters that only one of the two models has: how a checkpoint says which model it is.
+# Hyper-parameters that only one of the models has: how a checkpoint says which model it is.
 _SIGNATURES = {
     "ADL": {"batch_normal", "batch_pseudo", "refine_probability", "margin"},
     "AD2": {"teacher", "nmfe", "atdr", "model_size"},
+    "PaDiM": {"layers", "pre_trained", "n_features"},
 }
-_STATE_PREFIXES = {"ADL": ("model.score_head.", "model.decoder."), "AD2": ("model.student.", "model.ae.")}
+_STATE_PREFIXES = {
+    "ADL": ("model.score_head.", "model.decoder."),
+    "AD2": ("model.student.", "model.ae."),
+    "PaDiM": ("model.gaussian.",),
+}
+# ``--model PaDiM`` without a config: the benchmarks' PaDiM (offline, packaged ImageNet weights).
+PADIM_DEFAULTS: dict[str, Any] = {
+    "backbone": "tf_efficientnet_lite0.packaged",
+    "layers": ["blocks.1", "blocks.2", "blocks.4"],
+    "n_features": 100,
+}
+# Command-line training flags and the constructor argument each sets.
+_TRAINING_FLAGS = {"image_size": "--image-size", "num_epochs": "--epochs", "steps_per_epoch": "--steps-per-epoch"}
 
 
 class AuditError(Exception):
@@ -154,7 +170,10 @@ def _training_datamodule(dataset: Any, seed: int) -> Any:
             self._update_augmentations()
 
         def train_dataloader(self) -> DataLoader:
-            composition = self.trainer.lightning_module.train_batch_composition
+            composition = getattr(self.trainer.lightning_module, "train_batch_composition", None)
+            if composition is None:  # PaDiM: one ordered pass over every image
+                return DataLoader(self.train_data, batch_size=32, shuffle=False, num_workers=0,
+                                  collate_fn=self.train_data.collate_fn)  # fmt: skip
             indices = list(range(len(self.train_data)))
             sampler = BalancedBatchSampler(indices, [], composition, seed=seed)
             return DataLoader(self.train_data, batch_sampler=sampler, num_workers=0,
@@ -189,15 +208,19 @@ def _progress(dataset: Any, total: int, description: str, enabled: bool) -> Iter
 
 
 # ---------------------------------------------------------------------- models
-def _model_class(name: str) -> type:
+def _model_class(name: str) -> tuple[str, type]:
+    """The model's name as the command spells it (``ADL``, ``AD2``, ``PaDiM``) and its class."""
+    from anomalib.models import Padim
+
     from anomalib_contam import AD2, ADL
 
-    classes = {"ADL": ADL, "AD2": AD2}
-    key = name.upper().rsplit(".", 1)[-1]
-    if key not in classes:
-        msg = f"--model must be one of {list(MODEL_NAMES)}, got '{name}'"
-        raise AuditError(msg)
-    return classes[key]
+    classes = {"ADL": ADL, "AD2": AD2, "PaDiM": Padim}
+    key = name.rsplit(".", 1)[-1].upper()
+    for canonical, cls in classes.items():
+        if key == canonical.upper():
+            return canonical, cls
+    msg = f"--model must be one of {list(MODEL_NAMES)}, got '{name}'"
+    raise AuditError(msg)
 
 
 def _read_checkpoint(path: Path) -> dict[str, Any]:
@@ -220,7 +243,7 @@ def _read_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def detect_model_name(checkpoint: dict[str, Any], path: Path | str = "checkpoint") -> str:
-    """``"ADL"`` or ``"AD2"`` from a checkpoint's hyper-parameters (or, failing that, its weights).
+    """``"ADL"``, ``"AD2"`` or ``"PaDiM"`` from a checkpoint's hyper-parameters (or, failing that, its weights).
 
     Args:
         checkpoint: The loaded checkpoint dictionary.
@@ -230,7 +253,7 @@ def detect_model_name(checkpoint: dict[str, Any], path: Path | str = "checkpoint
         The model name.
 
     Raises:
-        AuditError: When the checkpoint is neither an ADL nor an AD2 checkpoint.
+        AuditError: When the checkpoint is none of these models' checkpoints.
     """
     hparams = checkpoint.get("hyper_parameters") or {}
     matches = [name for name, keys in _SIGNATURES.items() if keys <= set(hparams)]
@@ -244,15 +267,15 @@ def detect_model_name(checkpoint: dict[str, Any], path: Path | str = "checkpoint
     if len(matches) != 1:
         shown = ", ".join(sorted(hparams)[:12]) or "none"
         msg = (
-            f"--ckpt '{path}' is not an ADL or AD2 checkpoint (its hyper-parameters: {shown}); "
-            "the audit needs a model with a training-data audit"
+            f"--ckpt '{path}' is not an ADL, AD2 or PaDiM checkpoint (its hyper-parameters: {shown}); "
+            f"the audit works with {', '.join(MODEL_NAMES)}"
         )
         raise AuditError(msg)
     return matches[0]
 
 
 def load_model(path: str | Path) -> tuple[Any, str]:
-    """Load an ADL or AD2 Lightning checkpoint with the right class.
+    """Load an ADL, AD2 or PaDiM Lightning checkpoint with the right class.
 
     Args:
         path: The checkpoint file.
@@ -265,11 +288,13 @@ def load_model(path: str | Path) -> tuple[Any, str]:
     """
     path = Path(path)
     name = detect_model_name(_read_checkpoint(path), path)
-    cls = _model_class(name)
+    name, cls = _model_class(name)
     # The checkpoint's weights replace the backbone's: no need to resolve pretrained weights (offline).
     overrides: dict[str, Any] = {"visualizer": False}
     if name == "ADL":
         overrides["pretrained"] = False
+    if name == "PaDiM":
+        overrides["pre_trained"] = False
     try:
         model = cls.load_from_checkpoint(path, map_location="cpu", **overrides)
     except Exception as exc:
@@ -320,25 +345,32 @@ def model_arguments(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         else:
             init_args.update(document)
     if not name:
-        msg = "give --ckpt, or --model ADL|AD2 (or a --config naming the model) to train one on the folder"
+        msg = "give --ckpt, or --model ADL|AD2|PaDiM (or a --config naming the model) to train one on the folder"
         raise AuditError(msg)
-    cls = _model_class(name)
-    name = cls.__name__
+    name, cls = _model_class(name)
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    if name == "PaDiM" and not args.config:
+        init_args = {**PADIM_DEFAULTS, **init_args}
     flags = {"image_size": args.image_size, "num_epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch}
-    init_args.update({key: value for key, value in flags.items() if value is not None})
+    for key, value in flags.items():
+        if value is None:
+            continue
+        if key not in accepted:
+            msg = f"{_TRAINING_FLAGS[key]} does not apply to {name} (it has no '{key}' argument)"
+            raise AuditError(msg)
+        init_args[key] = value
     for item in args.set or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             msg = f"--set expects KEY=VALUE, got '{item}'"
             raise AuditError(msg)
         init_args[key.strip()] = _parse_value(value)
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
     unknown = sorted(set(init_args) - accepted)
     if unknown:
         msg = f"{name} has no parameter {', '.join(repr(k) for k in unknown)} (from --config / --set)"
         raise AuditError(msg)
     # The command runs the audit itself, on every image; the run needs no image visualisations.
-    init_args.update({"audit": False, "visualizer": False})
+    init_args.update({key: False for key in ("audit", "visualizer") if key in accepted})
     return name, init_args
 
 
@@ -348,7 +380,7 @@ def train_model(
     """Train a fresh model on every image of the folder through anomalib's Engine.
 
     Args:
-        name: ``ADL`` or ``AD2``.
+        name: ``ADL``, ``AD2`` or ``PaDiM``.
         init_args: Constructor arguments.
         dataset: The folder's dataset.
         run_dir: Engine's ``default_root_dir``.
@@ -362,7 +394,7 @@ def train_model(
     from anomalib.engine import Engine
     from lightning.pytorch import seed_everything
 
-    cls = _model_class(name)
+    name, cls = _model_class(name)
     seed_everything(seed, workers=True)
     try:
         model = cls(**init_args)
@@ -371,8 +403,9 @@ def train_model(
         msg = f"{name}({shown}): {exc}"
         raise AuditError(msg) from exc
     # One device: the folder's datamodule has no per-rank sampling (and the audit is a single pass).
+    epochs = int(model.hparams.get("num_epochs", 1))  # PaDiM: one pass (its trainer_arguments say so too)
     engine = Engine(default_root_dir=run_dir, logger=False, enable_progress_bar=progress, accelerator=accelerator,
-                    devices=1, max_epochs=int(model.hparams.num_epochs))  # fmt: skip
+                    devices=1, max_epochs=epochs)  # fmt: skip
     engine.fit(model, datamodule=_training_datamodule(dataset, seed))
     callback = getattr(engine.trainer, "checkpoint_callback", None)
     checkpoint = getattr(callback, "last_model_path", "") or getattr(callback, "best_model_path", "")
@@ -383,31 +416,54 @@ def train_model(
 
 
 # ---------------------------------------------------------------------- scoring and maps
-@torch.no_grad()
+def _predictions(model: Any, dataset: Any, rows: list[int]) -> Iterator[tuple[Any, torch.Tensor, torch.Tensor]]:
+    """``(item, image score, anomaly map)`` per dataset row: the torch model in eval mode, pre-processed images."""
+    network = model.model
+    was_training = network.training
+    network.eval()
+    transform = model.pre_processor.transform if model.pre_processor is not None else None
+    try:
+        for items, images in iterate_dataset(dataset, rows, model.device, transform):
+            with torch.no_grad():
+                output = network(images)
+            yield from zip(items, output.pred_score.reshape(len(items), -1), output.anomaly_map, strict=True)
+    finally:
+        network.train(was_training)
+
+
+def audit_scores(model: Any, dataset: Any) -> list[AuditRecord]:
+    """Every image's suspicion: the model's training-data audit, else (PaDiM) its image score.
+
+    Args:
+        model: ADL, AD2 or PaDiM (Lightning module).
+        dataset: The folder's dataset.
+
+    Returns:
+        One record per image.
+    """
+    if hasattr(model, "audit_training_images"):
+        return model.audit_training_images(dataset)
+    return [
+        AuditRecord(image_path=item.image_path, suspicion=float(score[0]))
+        for item, score, _ in _predictions(model, dataset, list(range(len(dataset))))
+    ]
+
+
 def anomaly_maps(model: Any, dataset: Any, rows: list[int]) -> dict[str, torch.Tensor]:
     """The model's anomaly map for dataset rows (ADL: segmentation map; AD2: combined map), on CPU.
 
     Args:
-        model: ADL or AD2 (Lightning module).
+        model: ADL, AD2 or PaDiM (Lightning module).
         dataset: The folder's dataset.
         rows: Dataset rows.
 
     Returns:
         ``image_path -> (H, W)`` map at the model's input resolution.
     """
-    network = model.model
-    was_training = network.training
-    network.eval()
-    transform = model.pre_processor.transform if model.pre_processor is not None else None
-    maps: dict[str, torch.Tensor] = {}
-    try:
-        for items, images in iterate_dataset(dataset, rows, model.device, transform):
-            output = network(images)
-            for item, anomaly_map in zip(items, output.anomaly_map, strict=True):
-                maps[item.image_path] = anomaly_map.float().reshape(anomaly_map.shape[-2:]).cpu()
-    finally:
-        network.train(was_training)
-    return maps
+    return {
+        item.image_path: anomaly_map.float().reshape(anomaly_map.shape[-2:]).cpu()
+        for item, _, anomaly_map in _predictions(model, dataset, rows)
+    }
 
 
 def _thumbnail(path: str, size: int) -> Image.Image:
@@ -455,6 +511,7 @@ p.note { color: #555; max-width: 900px; }
 _SCORE_TEXT = {
     "ADL": "deviation score of the image (higher = looks more like an anomaly)",
     "AD2": "distance of the image's student features to the folder's mean, relative to the average distance",
+    "PaDiM": "largest Mahalanobis distance of the image's patch features to the folder's per-position Gaussian",
 }
 
 
@@ -472,7 +529,7 @@ def render_html(
         rows: Per shown image: ``rank``, ``file``, ``suspicion``, ``thumb``, ``heatmap`` (relative paths),
             optionally ``details``.
         title: Page heading.
-        model_name: ``ADL`` or ``AD2``.
+        model_name: ``ADL``, ``AD2`` or ``PaDiM``.
         source: Where the model came from (checkpoint).
         n_images: Images ranked in total.
         scale: Anomaly-map values shown dark blue and dark red.
@@ -612,11 +669,18 @@ def run_audit(args: argparse.Namespace) -> AuditResult:
                                         "gpu" if use_cuda else "cpu", progress)  # fmt: skip
         source = f"trained here, checkpoint {checkpoint}" if checkpoint else "trained here"
     model = model.to(device).eval()
+    n_features = model.hparams.get("n_features") if name == "PaDiM" and not args.ckpt else None
+    if n_features and len(files) <= 2 * n_features:
+        # Each position's covariance is estimated from the folder's images alone: with few images every
+        # image sits about equally far from the fit that includes it, and the ranking says little.
+        print(f"warning: PaDiM fitted a {n_features}-dimensional Gaussian on {len(files)} images; rankings of "
+              f"fewer than {2 * n_features} images are unreliable (more images, or --set n_features=...)",
+              file=sys.stderr)  # fmt: skip
     if hasattr(model, "channels_last_on_cpu"):
         model.channels_last_on_cpu()
 
     with _progress(dataset, len(dataset), "scoring", progress):
-        records = model.audit_training_images(dataset)
+        records = audit_scores(model, dataset)
     output.mkdir(parents=True, exist_ok=True)
     write_training_audit(output, records)
     ranked = sorted(records, key=lambda r: (-r.suspicion, r.image_path))
@@ -663,13 +727,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description=(
-            'Rank a folder of "good" images by how defective they look (ADL / AD2 training-data audit); '
+            'Rank a folder of "good" images by how defective they look (ADL / AD2 training-data audit, or '
+            "stock PaDiM fitted on the folder); "
             "write training_audit.csv and an HTML page with thumbnails and anomaly maps."
         ),
     )
     parser.add_argument("--images", required=True, help='folder of "good" images (searched recursively)')
-    parser.add_argument("--ckpt", help="trained ADL or AD2 Lightning checkpoint (model.ckpt)")
-    parser.add_argument("--model", help="train a fresh model on the folder: ADL or AD2")
+    parser.add_argument("--ckpt", help="trained ADL, AD2 or PaDiM Lightning checkpoint (model.ckpt)")
+    parser.add_argument("--model", help="train a fresh model on the folder: ADL, AD2 or PaDiM")
     parser.add_argument("--config", help="model config YAML for training (e.g. configs/model/adl_cpu.yaml)")
     parser.add_argument("--image-size", type=int, help="training: model input side (AD2 needs >= 256)")
     parser.add_argument("--epochs", type=int, help="training: the model's num_epochs")

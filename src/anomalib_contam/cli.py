@@ -6,7 +6,7 @@
 - ``anomalib-contam benchmark --config GRID.yaml``: the benchmark runner.
 - ``anomalib-contam benchmark --suite latency``: inference and training-step latency (``latency.py``).
 - ``anomalib-contam quickstart``: the embedded default job (ELPV, packaged weights, offline).
-- ``anomalib-contam audit --images DIR --ckpt CKPT``: rank a "good" folder by suspicion (ADL / AD2).
+- ``anomalib-contam audit --images DIR --ckpt CKPT``: rank a "good" folder by suspicion (ADL / AD2 / PaDiM).
 - ``anomalib-contam reproduce --results CSV --row N``: re-run one results row and compare (``reproduce.py``).
 - anything else (``train``, ``test``, ``export``, ``predict``, ...) is anomalib's own CLI, with
   the plugin's models already registered.

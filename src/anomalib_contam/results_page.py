@@ -202,7 +202,7 @@ def write_results_page(path: Path = Path("docs/results.md"), root: Path = RESULT
                 TABLES["adl-recipe-length"](),
                 "",
                 "The audit command on a real folder (`python benchmarks/audit_folder.py --mtd-root <mtd> --ratio 0.1 "
-                "--seed 0 --config configs/model/adl_cpu.yaml`; `--model PaDiM` for the stock PaDiM baseline, fitted "
+                "--seed 0 --config configs/model/adl_cpu.yaml`; `--model PaDiM`: the command's stock PaDiM, fitted "
                 "on the folder and ranking its own images; `benchmarks/results/audit-folder/results.csv`): "
                 "MTD's clean training tiles with defective test tiles mixed in under neutral names, unperturbed, the "
                 "truth kept outside the folder; the model is trained on the folder by the command:",

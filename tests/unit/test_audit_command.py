@@ -18,6 +18,7 @@ from tests.conftest import tree_digest
 
 from anomalib_contam import DevNet, cli
 from anomalib_contam.audit_command import (
+    PADIM_DEFAULTS,
     anomaly_maps,
     detect_model_name,
     heatmap_overlay,
@@ -36,14 +37,20 @@ TINY_ADL = ["--model", "ADL", "--image-size", "64", "--epochs", "1", "--steps-pe
             "--set", "pretrained=false", "--set", "batch_normal=3", "--set", "batch_pseudo=3"]  # fmt: skip
 
 
-def make_good_folder(root: Path, n: int = 20, size: int = 64, blobs: tuple[int, ...] = (3, 11)) -> Path:
-    """Textured "good" images in two subfolders; images in ``blobs`` carry a bright square (a defect)."""
+def make_good_folder(
+    root: Path, n: int = 20, size: int = 64, blobs: tuple[int, ...] = (3, 11), spread: bool = False
+) -> Path:
+    """Textured "good" images in two subfolders; images in ``blobs`` carry a bright square (a defect).
+
+    The squares sit at the same place in every defective image unless ``spread`` moves each elsewhere.
+    """
     rng = np.random.default_rng(0)
     for i in range(n):
         texture = rng.normal(120, 12, (size, size)).clip(0, 255)
         image = np.repeat(texture[..., None], 3, axis=2).astype(np.uint8)
         if i in blobs:
-            image[20:36, 20:36] = 250
+            row, col = (8 + (i * 7) % 32, 36 - (i * 7) % 32 // 2) if spread else (20, 20)
+            image[row : row + 16, col : col + 16] = 250
         path = root / ("line_a" if i % 2 else "line_b") / f"part_{i:03d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(image).save(path)
@@ -145,7 +152,8 @@ def test_detects_the_model_from_hyper_parameters_or_weights(adl_run: dict) -> No
     checkpoint = torch.load(adl_run["ckpt"], map_location="cpu", weights_only=False)
     assert detect_model_name(checkpoint) == "ADL"
     assert detect_model_name({"hyper_parameters": {}, "state_dict": {"model.student.0.w": 0, "model.ae.x": 0}}) == "AD2"
-    with pytest.raises(Exception, match="not an ADL or AD2 checkpoint"):
+    assert detect_model_name({"hyper_parameters": {}, "state_dict": {"model.gaussian.mean": 0}}) == "PaDiM"
+    with pytest.raises(Exception, match="not an ADL, AD2 or PaDiM checkpoint"):
         detect_model_name({"hyper_parameters": {"batch_anomalous": 2}, "state_dict": {"model.head.w": 0}}, "x.ckpt")
 
 
@@ -184,14 +192,16 @@ def test_clear_errors_name_the_path_or_parameter(tmp_path: Path, capsys: pytest.
     devnet = DevNet(pretrained=False, image_size=64, visualizer=False)
     torch.save({"hyper_parameters": dict(devnet.hparams), "state_dict": devnet.state_dict()}, other)
     err = _error(capsys, ["--images", str(folder), "--ckpt", str(other), "--output", str(tmp_path / "o")])
-    assert "is not an ADL or AD2 checkpoint" in err
+    assert "is not an ADL, AD2 or PaDiM checkpoint" in err
     assert "batch_anomalous" in err
     err = _error(capsys, ["--images", str(folder), "--ckpt", str(other), "--model", "ADL", "--output", str(tmp_path)])
     assert "not both" in err
     err = _error(capsys, ["--images", str(folder), "--ckpt", str(other), "--epochs", "3", "--output", str(tmp_path)])
     assert "--epochs: training options" in err
-    err = _error(capsys, ["--images", str(folder), "--model", "PaDiM", "--output", str(tmp_path / "o")])
-    assert "--model must be one of" in err
+    err = _error(capsys, ["--images", str(folder), "--model", "PatchCore", "--output", str(tmp_path / "o")])
+    assert "--model must be one of ['ADL', 'AD2', 'PaDiM']" in err
+    err = _error(capsys, ["--images", str(folder), "--model", "PaDiM", "--epochs", "3", "--output", str(tmp_path)])
+    assert "--epochs does not apply to PaDiM" in err
     err = _error(capsys, ["--images", str(folder), "--model", "ADL", "--set", "wings=2", "--output", str(tmp_path)])
     assert "ADL has no parameter 'wings'" in err
     assert not (tmp_path / "o").exists()  # nothing was trained or written on an error
@@ -218,6 +228,17 @@ def test_config_then_flags_build_the_model_arguments() -> None:
     assert init_args["audit"] is False  # the command audits every image itself
     with pytest.raises(Exception, match="is a ADL config"):
         model_arguments(argparse.Namespace(**{**parser_args, "model": "AD2"}))
+    # PaDiM: the benchmarks' packaged-backbone settings unless a config or --set says otherwise.
+    padim = {**parser_args, "model": "padim", "config": None, "image_size": None, "epochs": None, "set": None}
+    name, init_args = model_arguments(argparse.Namespace(**padim))
+    assert name == "PaDiM"
+    assert init_args == {**PADIM_DEFAULTS, "visualizer": False}  # stock Padim has no `audit` argument
+    name, init_args = model_arguments(argparse.Namespace(**{**padim, "set": ["n_features=50", "pre_trained=false"]}))
+    assert (init_args["n_features"], init_args["pre_trained"], init_args["layers"]) == (
+        50,
+        False,
+        ["blocks.1", "blocks.2", "blocks.4"],
+    )
 
 
 class _Terminal(io.StringIO):
@@ -284,3 +305,41 @@ def test_ad2_fresh_run_and_checkpoint(tmp_path: Path) -> None:
     assert reloaded == pytest.approx({r["image_path"]: float(r["suspicion"]) for r in rows}, abs=1e-4)
     with Image.open(again / "thumbs/00001_map.png") as heat:
         assert heat.size == (160, 160)
+
+
+def test_padim_fits_the_folder_ranks_its_own_images_and_reloads(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # Images 3 and 11 carry a bright square, each at its own place: a Gaussian fitted on a folder whose
+    # defects recur at one place learns them as normal there (a limit of ranking a folder by its own fit).
+    folder = make_good_folder(tmp_path / "good", spread=True)
+    digest = tree_digest(folder)
+    output = tmp_path / "padim"
+    # Eight feature dimensions: a Gaussian that 20 images can estimate (the default 100 could not, see below).
+    args = ["--images", str(folder), "--model", "PaDiM", "--set", "n_features=8", "--top", "4"]
+    assert main([*args, "--output", str(output)]) == 0
+    captured = capsys.readouterr()
+    assert "audited 20 images with PaDiM" in captured.out
+    assert "warning" not in captured.err
+    rows = read_csv(output / "training_audit.csv")
+    assert len(rows) == 20
+    assert {Path(r["image_path"]).name for r in rows[:2]} == {"part_003.png", "part_011.png"}
+    assert all(r["last_weight"] == r["is_injected"] == "" for r in rows)  # no instance weights, no truth
+    page = (output / "audit.html").read_text()
+    assert "Model: <b>PaDiM</b>" in page
+    assert "Mahalanobis" in page
+    assert page.count('<td class="file">') == 4
+    with Image.open(output / "thumbs/00001.png") as thumb, Image.open(output / "thumbs/00001_map.png") as heat:
+        assert np.abs(np.asarray(thumb, dtype=int) - np.asarray(heat.convert("RGB"), dtype=int)).mean() > 5
+    assert tree_digest(folder) == digest
+
+    checkpoint = sorted((output / "run").rglob("*.ckpt"))[0]
+    model, name = load_model(checkpoint)
+    assert name == "PaDiM"
+    assert model.hparams["n_features"] == 8
+    again = tmp_path / "padim_ckpt"
+    assert main(["--images", str(folder), "--ckpt", str(checkpoint), "--output", str(again), "--top", "4"]) == 0
+    reloaded = {r["image_path"]: float(r["suspicion"]) for r in read_csv(again / "training_audit.csv")}
+    assert reloaded == pytest.approx({r["image_path"]: float(r["suspicion"]) for r in rows}, rel=1e-4)
+
+    # The default 100 dimensions from 20 images: the command says the ranking is unreliable.
+    assert main(["--images", str(folder), "--model", "PaDiM", "--output", str(tmp_path / "wide"), "--top", "1"]) == 0
+    assert "unreliable" in capsys.readouterr().err
