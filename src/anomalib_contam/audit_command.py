@@ -349,7 +349,9 @@ def model_arguments(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         raise AuditError(msg)
     name, cls = _model_class(name)
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
-    if name == "PaDiM" and not args.config:
+    set_keys = {item.partition("=")[0].strip() for item in args.set or []}
+    if name == "PaDiM" and not args.config and "backbone" not in set_keys:
+        # Another backbone (--set backbone=...) comes with anomalib's own defaults for the rest.
         init_args = {**PADIM_DEFAULTS, **init_args}
     flags = {"image_size": args.image_size, "num_epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch}
     for key, value in flags.items():
@@ -398,9 +400,12 @@ def train_model(
     seed_everything(seed, workers=True)
     try:
         model = cls(**init_args)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OSError) as exc:
         shown = ", ".join(f"{k}={v!r}" for k, v in init_args.items() if k not in {"audit", "visualizer"})
-        msg = f"{name}({shown}): {exc}"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        msg = f"{name}({shown}): {reason}"
+        if isinstance(exc, OSError):  # timm / Hugging Face weights that are not on this machine
+            msg += " (its pretrained weights could not be loaded: offline? the packaged default needs no download)"
         raise AuditError(msg) from exc
     # One device: the folder's datamodule has no per-rank sampling (and the audit is a single pass).
     epochs = int(model.hparams.get("num_epochs", 1))  # PaDiM: one pass (its trainer_arguments say so too)

@@ -239,6 +239,26 @@ def test_config_then_flags_build_the_model_arguments() -> None:
         False,
         ["blocks.1", "blocks.2", "blocks.4"],
     )
+    # Another backbone: anomalib's own PaDiM defaults (layers) for everything not set.
+    _, init_args = model_arguments(argparse.Namespace(**{**padim, "set": ["backbone=resnet18"]}))
+    assert init_args == {"backbone": "resnet18", "visualizer": False}
+
+
+def test_weights_that_cannot_be_loaded_are_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Offline:
+        def __init__(self, backbone: str = "", visualizer: bool = True) -> None:
+            del backbone, visualizer
+            raise OSError("cannot find the requested files in the local cache")
+
+    monkeypatch.setattr("anomalib_contam.audit_command._model_class", lambda name: ("PaDiM", Offline))
+    folder = make_good_folder(tmp_path / "good", n=2)
+    err = _error(capsys, ["--images", str(folder), "--model", "PaDiM", "--set", "backbone=resnet18",
+                          "--output", str(tmp_path / "o")])  # fmt: skip
+    assert "PaDiM(backbone='resnet18'" in err
+    assert "local cache" in err
+    assert "offline?" in err
 
 
 class _Terminal(io.StringIO):
