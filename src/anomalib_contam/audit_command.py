@@ -74,6 +74,11 @@ PADIM_DEFAULTS: dict[str, Any] = {
 _TRAINING_FLAGS = {"image_size": "--image-size", "num_epochs": "--epochs", "steps_per_epoch": "--steps-per-epoch"}
 
 
+def _flag_value(args: argparse.Namespace, flag: str) -> Any:
+    """The parsed value of a ``--long-flag`` (argparse's attribute name for it)."""
+    return getattr(args, flag.removeprefix("--").replace("-", "_"))
+
+
 class AuditError(Exception):
     """A problem with the command's inputs; the message names the path or parameter."""
 
@@ -353,12 +358,12 @@ def model_arguments(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     if name == "PaDiM" and not args.config and "backbone" not in set_keys:
         # Another backbone (--set backbone=...) comes with anomalib's own defaults for the rest.
         init_args = {**PADIM_DEFAULTS, **init_args}
-    flags = {"image_size": args.image_size, "num_epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch}
-    for key, value in flags.items():
+    for key, flag in _TRAINING_FLAGS.items():
+        value = _flag_value(args, flag)
         if value is None:
             continue
         if key not in accepted:
-            msg = f"{_TRAINING_FLAGS[key]} does not apply to {name} (it has no '{key}' argument)"
+            msg = f"{flag} does not apply to {name} (it has no '{key}' argument)"
             raise AuditError(msg)
         init_args[key] = value
     for item in args.set or []:
@@ -646,8 +651,7 @@ def run_audit(args: argparse.Namespace) -> AuditResult:
     if args.ckpt and (args.model or args.config):
         msg = "give either --ckpt (audit with a trained model) or --model/--config (train one here), not both"
         raise AuditError(msg)
-    training_flags = {"--image-size": args.image_size, "--epochs": args.epochs,
-                      "--steps-per-epoch": args.steps_per_epoch, "--set": args.set}  # fmt: skip
+    training_flags = {flag: _flag_value(args, flag) for flag in [*_TRAINING_FLAGS.values(), "--set"]}
     if args.ckpt and any(value is not None for value in training_flags.values()):
         given = ", ".join(flag for flag, value in training_flags.items() if value is not None)
         msg = f"{given}: training options, but --ckpt audits an already trained model"
