@@ -53,6 +53,8 @@ logger = logging.getLogger(__name__)
 PROG = "anomalib-contam audit"
 MODEL_NAMES = ("ADL", "AD2", "PaDiM")
 THUMB_SIZE = 160
+# PaDiM fits one Gaussian per patch over every image, so its batch size sets memory only, not the result.
+PADIM_FIT_BATCH_SIZE = 32
 # Hyper-parameters that only one of the models has: how a checkpoint says which model it is.
 _SIGNATURES = {
     "ADL": {"batch_normal", "batch_pseudo", "refine_probability", "margin"},
@@ -177,7 +179,7 @@ def _training_datamodule(dataset: Any, seed: int) -> Any:
         def train_dataloader(self) -> DataLoader:
             composition = getattr(self.trainer.lightning_module, "train_batch_composition", None)
             if composition is None:  # PaDiM: one ordered pass over every image
-                return DataLoader(self.train_data, batch_size=32, shuffle=False, num_workers=0,
+                return DataLoader(self.train_data, batch_size=PADIM_FIT_BATCH_SIZE, shuffle=False, num_workers=0,
                                   collate_fn=self.train_data.collate_fn)  # fmt: skip
             indices = list(range(len(self.train_data)))
             sampler = BalancedBatchSampler(indices, [], composition, seed=seed)

@@ -363,3 +363,17 @@ def test_padim_fits_the_folder_ranks_its_own_images_and_reloads(tmp_path: Path, 
     # The default 100 dimensions from 20 images: the command says the ranking is unreliable.
     assert main(["--images", str(folder), "--model", "PaDiM", "--output", str(tmp_path / "wide"), "--top", "1"]) == 0
     assert "unreliable" in capsys.readouterr().err
+
+
+def test_fresh_padim_run_fits_the_whole_folder_and_ranks_the_defects_first(tmp_path: Path) -> None:
+    folder = make_good_folder(tmp_path / "good", blobs=(3, 11), spread=True)
+    digest = tree_digest(folder)
+    output = tmp_path / "out"
+    assert main(["--images", str(folder), "--model", "PaDiM", "--output", str(output), "--top", "4"]) == 0
+    rows = read_csv(output / "training_audit.csv")
+    assert list(rows[0]) == AUDIT_COLUMNS
+    assert [int(r["rank"]) for r in rows] == list(range(1, 21))  # PaDiM's one ordered pass saw every image
+    assert {Path(r["image_path"]).name for r in rows[:2]} == {"part_003.png", "part_011.png"}
+    assert all(r["last_weight"] == "" for r in rows)  # PaDiM has no instance weights
+    assert (output / "audit.html").read_text().count('<td class="file">') == 4
+    assert tree_digest(folder) == digest  # nothing written in the audited folder
