@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 from tests.conftest import tree_digest
 
-from anomalib_contam import DevNet, cli
+from anomalib_contam import DevNet, audit_command, cli
 from anomalib_contam.audit_command import (
     PADIM_DEFAULTS,
     anomaly_maps,
@@ -365,15 +365,13 @@ def test_padim_fits_the_folder_ranks_its_own_images_and_reloads(tmp_path: Path, 
     assert "unreliable" in capsys.readouterr().err
 
 
-def test_fresh_padim_run_fits_the_whole_folder_and_ranks_the_defects_first(tmp_path: Path) -> None:
-    folder = make_good_folder(tmp_path / "good", blobs=(3, 11), spread=True)
-    digest = tree_digest(folder)
-    output = tmp_path / "out"
-    assert main(["--images", str(folder), "--model", "PaDiM", "--output", str(output), "--top", "4"]) == 0
-    rows = read_csv(output / "training_audit.csv")
-    assert list(rows[0]) == AUDIT_COLUMNS
-    assert [int(r["rank"]) for r in rows] == list(range(1, 21))  # PaDiM's one ordered pass saw every image
-    assert {Path(r["image_path"]).name for r in rows[:2]} == {"part_003.png", "part_011.png"}
-    assert all(r["last_weight"] == "" for r in rows)  # PaDiM has no instance weights
-    assert (output / "audit.html").read_text().count('<td class="file">') == 4
-    assert tree_digest(folder) == digest  # nothing written in the audited folder
+def test_padim_fit_batch_size_sets_memory_not_the_ranking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = make_good_folder(tmp_path / "good", spread=True)
+    args = ["--images", str(folder), "--model", "PaDiM", "--set", "n_features=8", "--top", "1"]
+    scores = []
+    for batch_size in (3, 32):  # 3 leaves a short last batch; 32 takes the 20 images at once
+        monkeypatch.setattr(audit_command, "PADIM_FIT_BATCH_SIZE", batch_size)
+        output = tmp_path / f"batch_{batch_size}"
+        assert main([*args, "--output", str(output)]) == 0
+        scores.append({r["image_path"]: float(r["suspicion"]) for r in read_csv(output / "training_audit.csv")})
+    assert scores[0] == pytest.approx(scores[1], rel=1e-4)
