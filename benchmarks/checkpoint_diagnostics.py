@@ -1,7 +1,7 @@
 # Copyright (C) 2026 anomalib-contam contributors
 # SPDX-License-Identifier: Apache-2.0
 
-"""Shared parts of the checkpoint diagnostics (``dra_heads.py``, ``ad2_maps.py``, ``ad2_atdr.py``).
+"""Shared parts of the checkpoint diagnostics (``dra_heads.py``, ``ad2_maps.py``, ``ad2_atdr.py``, ``ad2_flags.py``).
 
 Both rebuild a benchmark run's test set from its manifest, score it with a reloaded checkpoint and
 append one CSV row per score.

@@ -441,6 +441,20 @@ def ad2_atdr_table(rows: list[dict[str, str]]) -> str:
     )
 
 
+def ad2_flags_table(rows: list[dict[str, str]]) -> str:
+    """What ATDR removed while training, against the truth (``benchmarks/ad2_flags.py``), per run."""
+    columns = ["dataset", "ratio", "nmfe", "ATDR rule", "ATDR on AE losses", "removals", "on injected images"]
+    return _per_run_table(
+        [*columns, "removal precision", "injection rate", "removal AUROC", "in-batch score AUROC"],
+        rows,
+        lambda r: (
+            [r["dataset"], f"{float(r['ratio']):.0%}", r["nmfe"], f"`{r['atdr_rule']}`", r["atdr_on_ae"]]
+            + [r["flags"], r["flags_on_injected"]]
+            + [_3(r[key]) for key in ("flag_precision", "rate", "flag_auroc", "score_auroc")]
+        ),
+    )
+
+
 def audit_folder_table(rows: list[dict[str, str]]) -> str:
     """``anomalib-contam audit`` on a real folder with defective images mixed in (``benchmarks/audit_folder.py``)."""
     columns = ["model", "config", "dataset", "defective share", "seed", "images", "defective", "audit AUROC"]
@@ -490,6 +504,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "which-model": which_model_table,
     "ad2-maps": lambda: ad2_maps_table(read_rows(Path("benchmarks/results/ad2-maps/results.csv"))),
     "ad2-atdr": lambda: ad2_atdr_table(read_rows(Path("benchmarks/results/ad2-atdr/results.csv"))),
+    "ad2-flags": lambda: ad2_flags_table(read_rows(Path("benchmarks/results/ad2-flags/results.csv"))),
     "adl": lambda: contamination_table(
         read_rows(Path("benchmarks/results/adl/results.csv")), ["ADL", "ADL-uniform", "PaDiM", "PatchCore"]
     ),

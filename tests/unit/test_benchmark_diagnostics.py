@@ -3,6 +3,7 @@
 
 """The diagnostic scripts in ``benchmarks/`` (loaded from their files): AUROC of raw scores, simulated ATDR."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,37 @@ def test_rows_name_the_run_a_latest_link_points_at(tmp_path: Path, monkeypatch: 
         "auroc",
     )
     assert output.read_text().splitlines()[1] == "run/v1/weights/model.ckpt,0.5"
+
+
+def _run_with_audit(root: Path, audit: list[tuple[int, str, str]], atdr: bool = True) -> Path:
+    """A run directory as the benchmark leaves it: audit CSV, manifest and a checkpoint holding the switches."""
+    checkpoint = root / "v0" / "weights" / "lightning" / "model.ckpt"
+    checkpoint.parent.mkdir(parents=True)
+    torch.save({"hyper_parameters": {"nmfe": True, "atdr": atdr, "atdr_rule": "st_error"}}, checkpoint)
+    manifest = {"dataset": {"category": "mtd"}, "parameters": {"contamination_ratio": 0.5}}
+    (root / "v0" / "manifest.json").write_text(json.dumps(manifest))
+    lines = ["rank,image_path,suspicion,last_weight,times_flagged,mean_distance,is_injected"]
+    lines += [f"{i},img{i}.png,0.0,,{flags},{score},{injected}" for i, (injected, flags, score) in enumerate(audit)]
+    (root / "v0" / "training_audit.csv").write_text("\n".join(lines) + "\n")
+    return checkpoint
+
+
+def test_flag_rows_count_the_removals_that_hit_injected_images(tmp_path: Path) -> None:
+    ad2_flags = load_benchmark_script("ad2_flags")
+    # Injected images removed 3 and 1 times, normals 1 and 0: 4 of 5 removals hit an injected image. The last
+    # image was never in a batch (no mean score) and is left out of the score's AUROC only.
+    audit = [(1, "3", "2.0"), (1, "1", "0.5"), (0, "1", "1.0"), (0, "0", "0.1"), (0, "0", "")]
+    (row,) = ad2_flags.flag_rows(_run_with_audit(tmp_path, audit))
+    assert (row["flags"], row["flags_on_injected"], row["flag_precision"]) == (5, 4, "0.8000")
+    # Over the 6 injected-normal pairs: 3 beats all three normals, 1 beats both zeros and ties the other 1 (half).
+    assert row["flag_auroc"] == f"{(3 + 2.5) / 6:.4f}"
+    assert row["score_auroc"] == f"{3 / 4:.4f}"
+    assert (row["dataset"], row["atdr_rule"], row["atdr_on_ae"], row["rate"]) == ("mtd", "st_error", False, "0.400000")
+
+
+def test_flag_rows_skip_runs_without_atdr_or_without_injected_images(tmp_path: Path) -> None:
+    ad2_flags = load_benchmark_script("ad2_flags")
+    off = _run_with_audit(tmp_path / "off", [(1, "", "1.0"), (0, "", "0.5")], atdr=False)
+    clean = _run_with_audit(tmp_path / "clean", [(0, "2", "1.0"), (0, "1", "0.5")])
+    assert ad2_flags.flag_rows(off) == []
+    assert ad2_flags.flag_rows(clean) == []

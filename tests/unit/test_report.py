@@ -7,6 +7,7 @@ from anomalib_contam.benchmark import COLUMNS, append_row
 from anomalib_contam.report import (
     DRA_ABLATION_240,
     ad2_atdr_table,
+    ad2_flags_table,
     ad2_maps_table,
     adl_recipe_length_table,
     audit_folder_table,
@@ -167,6 +168,17 @@ def test_ad2_atdr_table_lists_each_rule_of_each_run() -> None:
     ]  # fmt: skip
     assert "| mtd | 10% | True | True | teacher features | 0.612 | 0.140 | 0.260 | 0.091 |" in ad2_atdr_table(rows)
     assert "not measured" in ad2_atdr_table([])
+
+
+def test_ad2_flags_table_lists_each_run() -> None:
+    rows = [
+        {"dataset": "mtd", "ratio": "0.1", "nmfe": "True", "atdr_rule": "st_error", "atdr_on_ae": "False",
+         "flags": "300", "flags_on_injected": "90", "flag_precision": "0.3", "flag_auroc": "0.7171",
+         "score_auroc": "0.79666", "rate": "0.0906"},
+    ]  # fmt: skip
+    line = "| mtd | 10% | True | `st_error` | False | 300 | 90 | 0.300 | 0.091 | 0.717 | 0.797 |"
+    assert line in ad2_flags_table(rows)
+    assert "not measured" in ad2_flags_table([])
 
 
 def test_recipe_length_table_keeps_only_settings_with_a_long_run() -> None:
