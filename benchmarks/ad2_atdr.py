@@ -27,12 +27,10 @@ Usage (from the repository root)::
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 from pathlib import Path
 
 import torch
-from checkpoint_diagnostics import append_rows, auroc
+from checkpoint_diagnostics import append_rows, auroc, run_manifest, training_audit
 
 from anomalib_contam import AD2
 from anomalib_contam.data.image_io import read_rgb_image
@@ -109,11 +107,9 @@ def simulate(
 
 def atdr_rows(checkpoint: Path, batches: int, seed: int) -> list[dict[str, str]]:
     """One row per candidate rule for one checkpoint (its run's audit lists the training images)."""
-    with (checkpoint.parents[2] / "training_audit.csv").open() as audit:
-        rows = list(csv.DictReader(audit))
+    rows, injected = training_audit(checkpoint)
     paths = [row["image_path"] for row in rows]
-    injected = torch.tensor([row["is_injected"] == "1" for row in rows])
-    manifest = json.loads((checkpoint.parents[2] / "manifest.json").read_text())
+    manifest = run_manifest(checkpoint)
     model = AD2.load_from_checkpoint(checkpoint, map_location="cpu").eval()
     out = []
     for name, values in embed(model, paths).items():

@@ -24,12 +24,10 @@ Usage (from the repository root)::
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 from pathlib import Path
 
 import torch
-from checkpoint_diagnostics import append_rows, auroc
+from checkpoint_diagnostics import append_rows, auroc, run_manifest, training_audit
 
 COLUMNS = [
     "checkpoint",
@@ -51,21 +49,18 @@ COLUMNS = [
 
 def flag_rows(checkpoint: Path) -> list[dict[str, str]]:
     """One row for one run (none when ATDR was off or nothing was injected)."""
-    run = checkpoint.parents[2]
-    with (run / "training_audit.csv").open() as audit:
-        rows = list(csv.DictReader(audit))
-    injected = torch.tensor([row["is_injected"] == "1" for row in rows])
+    rows, injected = training_audit(checkpoint)
     times_flagged = torch.tensor([float(row["times_flagged"] or 0) for row in rows])
     mean_score = torch.tensor([float(row["mean_distance"] or "nan") for row in rows])
     hparams = torch.load(checkpoint, map_location="cpu", weights_only=False)["hyper_parameters"]
     flags = int(times_flagged.sum())
     if not hparams["atdr"] or flags == 0:
-        print(f"{checkpoint}: ATDR was off, nothing to count")
+        print(f"{checkpoint}: ATDR was off (no removals logged), nothing to count")
         return []
     if not bool(injected.any()):
         print(f"{checkpoint}: nothing injected, no truth to score against")
         return []
-    manifest = json.loads((run / "manifest.json").read_text())
+    manifest = run_manifest(checkpoint)
     seen = ~mean_score.isnan()  # an image never drawn has no mean score
     return [{
         "checkpoint": str(checkpoint),

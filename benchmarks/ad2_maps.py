@@ -17,11 +17,10 @@ Usage (from the repository root, after ``anomalib-contam benchmark --config benc
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
-from checkpoint_diagnostics import auroc, run_cli, test_batches
+from checkpoint_diagnostics import auroc, run_cli, run_manifest, test_batches
 
 from anomalib_contam import AD2
 
@@ -31,7 +30,7 @@ SPLIT_PARAMETERS = ("ratio_base", "overlap", "perturbation", "replacement", "cle
 
 def map_aurocs(checkpoint: Path, data_config: str) -> list[dict[str, str]]:
     """One row per score (raw ST max, raw AE max, combined max and mean) for one checkpoint."""
-    manifest = json.loads((checkpoint.parents[2] / "manifest.json").read_text())
+    manifest = run_manifest(checkpoint)
     parameters = manifest["parameters"]
     setting = {
         "setting": "contaminated",

@@ -3,14 +3,15 @@
 
 """Shared parts of the checkpoint diagnostics (``dra_heads.py``, ``ad2_maps.py``, ``ad2_atdr.py``, ``ad2_flags.py``).
 
-Both rebuild a benchmark run's test set from its manifest, score it with a reloaded checkpoint and
-append one CSV row per score.
+Each takes checkpoints written by benchmark runs, reads the run's manifest (and its training audit, or
+rebuilds its test set from the manifest) and appends one CSV row per score.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,18 @@ def auroc(scores: torch.Tensor, labels: torch.Tensor) -> float:
     which in float32 ties every score above about 17 (distances, summed head scores).
     """
     return float(roc_auc_score(labels.int().cpu().numpy(), scores.double().cpu().numpy()))
+
+
+def run_manifest(checkpoint: Path) -> dict[str, Any]:
+    """The manifest of the benchmark run that wrote ``checkpoint`` (``<run>/weights/lightning/model.ckpt``)."""
+    return json.loads((checkpoint.parents[2] / "manifest.json").read_text())
+
+
+def training_audit(checkpoint: Path) -> tuple[list[dict[str, str]], torch.Tensor]:
+    """That run's ``training_audit.csv`` rows and, per row, whether the image was injected."""
+    with (checkpoint.parents[2] / "training_audit.csv").open() as audit:
+        rows = list(csv.DictReader(audit))
+    return rows, torch.tensor([row["is_injected"] == "1" for row in rows])
 
 
 def test_batches(data_config: str, setting: dict[str, Any], model: Any) -> Iterator[tuple[Any, Any]]:

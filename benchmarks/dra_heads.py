@@ -16,11 +16,10 @@ Usage (from the repository root, after ``anomalib-contam benchmark --config benc
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
-from checkpoint_diagnostics import auroc, run_cli, test_batches
+from checkpoint_diagnostics import auroc, run_cli, run_manifest, test_batches
 
 from anomalib_contam import DRA
 
@@ -29,8 +28,7 @@ COLUMNS = ["checkpoint", "dataset", "setting", "known_class", "shots", "head", "
 
 def head_aurocs(checkpoint: Path, data_config: str) -> list[dict[str, str]]:
     """One row per head (and ``combined``) for one checkpoint."""
-    run_dir = checkpoint.parents[2]
-    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest = run_manifest(checkpoint)
     parameters = manifest["parameters"]
     setting = {
         "setting": parameters["labeled_setting"],

@@ -442,11 +442,14 @@ def ad2_atdr_table(rows: list[dict[str, str]]) -> str:
 
 
 def ad2_flags_table(rows: list[dict[str, str]]) -> str:
-    """What ATDR removed while training, against the truth (``benchmarks/ad2_flags.py``), per run."""
+    """What ATDR removed while training, against the truth (``benchmarks/ad2_flags.py``), per run.
+
+    Sorted by dataset, switches and ratio, so a run appended later lands beside its kind.
+    """
     columns = ["dataset", "ratio", "nmfe", "ATDR rule", "ATDR on AE losses", "removals", "on injected images"]
     return _per_run_table(
         [*columns, "removal precision", "injection rate", "removal AUROC", "in-batch score AUROC"],
-        rows,
+        sorted(rows, key=lambda r: (r["dataset"], r["nmfe"], r["atdr_rule"], r["atdr_on_ae"], float(r["ratio"]))),
         lambda r: (
             [r["dataset"], f"{float(r['ratio']):.0%}", r["nmfe"], f"`{r['atdr_rule']}`", r["atdr_on_ae"]]
             + [r["flags"], r["flags_on_injected"]]

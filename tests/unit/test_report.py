@@ -178,6 +178,10 @@ def test_ad2_flags_table_lists_each_run() -> None:
     ]  # fmt: skip
     line = "| mtd | 10% | True | `st_error` | False | 300 | 90 | 0.300 | 0.091 | 0.717 | 0.797 |"
     assert line in ad2_flags_table(rows)
+    # A run appended later lands beside its kind: ELPV before MTD, 10 % before 20 %.
+    later = [{**rows[0], "ratio": "0.2"}, {**rows[0], "dataset": "elpv"}, rows[0]]
+    lines = ad2_flags_table(later).splitlines()[2:]
+    assert [line.split(" | ")[:2] for line in lines] == [["| elpv", "10%"], ["| mtd", "10%"], ["| mtd", "20%"]]
     assert "not measured" in ad2_flags_table([])
 
 
