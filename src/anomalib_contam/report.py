@@ -366,11 +366,14 @@ def dra_ablation_table(rows: list[dict[str, str]], models: list[str] = DRA_ABLAT
 RECIPE_LENGTH = ["DRA", "DevNet", "DRA-240steps", "DevNet-240steps"]
 
 
+LONG_RECIPE_SUFFIXES = ("-240steps", "-500steps")
+
+
 def _where_long_run_exists(
     rows: list[dict[str, str]], models: list[str], key: Callable[[dict[str, str]], tuple[str, ...]]
 ) -> list[dict[str, str]]:
-    """Rows of ``models`` on the settings (by ``key``) where a ``*-240steps`` recipe was run."""
-    long_keys = {key(r) for r in rows if r["model"].endswith("-240steps")}
+    """Rows of ``models`` on the settings (by ``key``) where a longer recipe (``*-240steps``, ...) was run."""
+    long_keys = {key(r) for r in rows if r["model"].endswith(LONG_RECIPE_SUFFIXES)}
     return [r for r in rows if r["model"] in models and key(r) in long_keys]
 
 
@@ -382,11 +385,11 @@ def recipe_length_table(rows: list[dict[str, str]]) -> str:
     return comparison_table(kept, RECIPE_LENGTH)
 
 
-ADL_RECIPE_LENGTH = ["ADL", "ADL-240steps", "PaDiM"]
+ADL_RECIPE_LENGTH = ["ADL", "ADL-240steps", "ADL-500steps", "PaDiM"]
 
 
 def adl_recipe_length_table(rows: list[dict[str, str]]) -> str:
-    """ADL at 80 and 240 steps beside PaDiM, on the settings where the longer recipe was run."""
+    """ADL at 80, 240 and 500 steps beside PaDiM, on the settings where a longer recipe was run."""
     kept = _where_long_run_exists(rows, ADL_RECIPE_LENGTH, lambda r: (r["dataset"], r["setting"], r["ratio"]))
     return contamination_table(kept, ADL_RECIPE_LENGTH, drop=False)
 

@@ -201,9 +201,20 @@ def test_adl_recipe_length_table_keeps_only_ratios_with_a_long_run_and_has_no_dr
     long_run = _row(model="ADL-240steps", dataset="mtd", setting="contaminated", ratio="0.2", seed="0",
                     image_auroc="0.85", audit_precision_at_n="0.9")  # fmt: skip
     table = adl_recipe_length_table([*CONTAMINATED, long_run])
-    assert "| mtd | contaminated | 20% | 0.750 ± 0.071 (2 seeds) | 0.850 (1 seed) | 0.600 (1 seed) |" in table
+    adl, padim = "0.750 ± 0.071 (2 seeds)", "0.600 (1 seed)"
+    assert f"| mtd | contaminated | 20% | {adl} | 0.850 (1 seed) | not measured | {padim} |" in table
     assert "| 0% |" not in table
     assert "drop" not in table
+
+
+def test_adl_recipe_length_table_keeps_a_ratio_where_only_the_500_step_recipe_ran() -> None:
+    paper_steps = _row(model="ADL-500steps", dataset="mtd", setting="contaminated", ratio="0.2", seed="0",
+                       image_auroc="0.8")  # fmt: skip
+    table = adl_recipe_length_table([*CONTAMINATED, paper_steps])
+    assert "| ADL image AUROC | ADL-240steps image AUROC | ADL-500steps image AUROC | PaDiM image AUROC |" in table
+    adl, padim = "0.750 ± 0.071 (2 seeds)", "0.600 (1 seed)"
+    assert f"| mtd | contaminated | 20% | {adl} | not measured | 0.800 (1 seed) | {padim} |" in table
+    assert "| 0% |" not in table
 
 
 def test_label_free_model_fewer_shot_cells_point_to_the_largest_shot_run() -> None:
