@@ -26,6 +26,16 @@ def test_pdn_student_output_is_56_at_256_and_inference_graph() -> None:
     assert torch.allclose(output.pred_score, output.anomaly_map.amax(dim=(1, 2, 3)))
 
 
+def test_combined_map_normalises_each_raw_map_by_its_quantiles_as_forward_does() -> None:
+    model = AD2Model(teacher="backbone").eval()
+    model.quantiles.copy_(torch.tensor([1.0, 3.0, 2.0, 6.0]))  # qa_st, qb_st, qa_ae, qb_ae
+    combined = model.combined_map(torch.full((1, 1, 4, 4), 2.0), torch.full((1, 1, 4, 4), 4.0))
+    assert torch.allclose(combined, torch.full_like(combined, 0.5 * 0.1 * 0.5 + 0.5 * 0.1 * 0.5))
+    images = torch.rand(2, 3, 256, 256)
+    with torch.no_grad():
+        assert torch.equal(model.combined_map(*model.raw_maps(images)), model(images).anomaly_map)
+
+
 def test_nmfe_selects_about_a_thousandth_and_downweights_disagreement() -> None:
     torch.manual_seed(0)
     distances = torch.rand(8, 384, 56, 56)

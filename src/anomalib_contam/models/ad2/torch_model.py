@@ -226,13 +226,16 @@ class AD2Model(nn.Module):
         map_ae = F.interpolate(map_ae, size=size, mode="bilinear", align_corners=False)
         return map_st, map_ae
 
-    def forward(self, images: torch.Tensor) -> InferenceBatch:
-        """Combined map 0.5 (map_st + map_ae), each quantile-normalised; image score = its max."""
-        map_st, map_ae = self.raw_maps(images)
+    def combined_map(self, map_st: torch.Tensor, map_ae: torch.Tensor) -> torch.Tensor:
+        """0.5 (map_st + map_ae) of the raw maps, each normalised by its quantiles (the anomaly map)."""
         qa_st, qb_st, qa_ae, qb_ae = self.quantiles
         map_st = 0.1 * (map_st - qa_st) / (qb_st - qa_st)
         map_ae = 0.1 * (map_ae - qa_ae) / (qb_ae - qa_ae)
-        anomaly_map = 0.5 * map_st + 0.5 * map_ae
+        return 0.5 * map_st + 0.5 * map_ae
+
+    def forward(self, images: torch.Tensor) -> InferenceBatch:
+        """Combined map 0.5 (map_st + map_ae), each quantile-normalised; image score = its max."""
+        anomaly_map = self.combined_map(*self.raw_maps(images))
         return InferenceBatch(pred_score=anomaly_map.amax(dim=(1, 2, 3)), anomaly_map=anomaly_map)
 
 
