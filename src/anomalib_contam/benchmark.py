@@ -300,7 +300,7 @@ def execute(run: Run, work_dir: Path) -> dict[str, Any]:
 
 
 def describe_machine(trainer: Any = None) -> str:
-    """CPU model, torch threads and version, and the GPU when the run used one.
+    """CPU model, torch threads and version, the GPU when the run used one, and a precision other than 32-bit.
 
     Bitwise repeatability holds only on the same machine, versions and thread count (README,
     "Reproducibility"), so every row says where it ran: two rows that differ only here are not a pair.
@@ -313,6 +313,9 @@ def describe_machine(trainer: Any = None) -> str:
     root_device = getattr(getattr(trainer, "strategy", None), "root_device", None)
     if root_device is not None and root_device.type == "cuda":
         parts.append(torch.cuda.get_device_name(root_device))
+    precision = str(getattr(trainer, "precision", "32-true"))
+    if precision not in {"32-true", "32"}:  # e.g. bf16-mixed: a different numerical recipe, not a pair either
+        parts.append(f"precision {precision}")
     return "; ".join(parts)
 
 

@@ -7,7 +7,7 @@ import csv
 from pathlib import Path
 from types import SimpleNamespace
 
-from anomalib_contam.benchmark import COLUMNS, append_row, expand_grid
+from anomalib_contam.benchmark import COLUMNS, append_row, describe_machine, expand_grid
 
 
 def test_dataset_models_filter_orders_runs_by_block() -> None:
@@ -49,3 +49,12 @@ def test_a_run_without_validation_is_refused_before_its_metrics_are_recorded() -
     model.post_processor.image_min.copy_(torch.tensor(0.0))
     model.post_processor.image_max.copy_(torch.tensor(1.0))
     _check_normalization(model)  # normalisation defined: accepted
+
+
+def test_machine_column_names_a_precision_other_than_32_bit() -> None:
+    cpu = SimpleNamespace(root_device=SimpleNamespace(type="cpu"))
+    mixed = describe_machine(SimpleNamespace(strategy=cpu, precision="bf16-mixed"))
+    assert mixed.endswith("; precision bf16-mixed")
+    plain = describe_machine(SimpleNamespace(strategy=cpu, precision="32-true"))
+    assert "precision" not in plain
+    assert mixed.startswith(plain)
