@@ -15,7 +15,9 @@ present, synthetic images otherwise), exported with anomalib's ``Engine.export``
 - training: seconds per training step of each model's recipes (``configs/model/<name>_cpu.yaml`` and
   ``<name>.yaml``: their batch composition and image size), a handful of real steps after one warm-up
   step, data loading included (``num_workers=0``); PaDiM and PatchCore: their feature pass per training
-  batch and their fit (Gaussian / coreset) time.
+  batch and their fit (Gaussian / coreset) time. ``--train-precision 32-true,bf16-mixed`` also times the
+  trained models' steps in Lightning's mixed precision (the exported model is always trained in 32-bit),
+  each row with its speed-up over the same recipe's 32-bit steps.
 
 Every timing is also given as a ratio to PaDiM's timing of the same variant measured in the same run
 (inference: same runtime, precision, batch and device; training: seconds per training image), because
@@ -55,6 +57,8 @@ logger = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STOCK_BACKBONE = "tf_efficientnet_lite0.packaged"
 BATCHES = (1, 8)
+# Lightning precisions the CPU training timings accept: 32-bit and bf16 autocast (fast on CPUs with AMX).
+TRAIN_PRECISIONS = ("32-true", "bf16-mixed")
 # Default (paper) recipes whose full training batch does not fit in this project's 23 GB machine: DevNet's
 # 24 + 24 images at 448 px (plus the 224 px pyramid level) was OOM-killed at 21 GB resident. Their steps are
 # timed with these batches instead (the per-image time is what the ratio to PaDiM uses); --full-batches
@@ -91,6 +95,7 @@ COLUMNS = [
     "train_images_per_step",
     "train_ms_per_image",
     "train_step_ratio_to_padim",
+    "train_speedup_vs_f32",
     "fit_seconds",
     "export_seconds",
     "load_1min",
@@ -119,6 +124,7 @@ class Settings:
     budget_seconds: float
     stock_batch: int  # PaDiM / PatchCore training batch size
     full_batches: bool = False  # time the default recipes with their full batches (REDUCED_BATCHES otherwise)
+    train_precisions: tuple[str, ...] = ("32-true",)  # Lightning precisions of the timed training steps
 
 
 @dataclass
@@ -334,7 +340,9 @@ def step_timer() -> Any:
     return StepTimer()
 
 
-def fit(model: Any, datamodule: Any, work: Path, name: str, validate: bool = True) -> dict[str, Any]:
+def fit(
+    model: Any, datamodule: Any, work: Path, name: str, validate: bool = True, precision: str = "32-true"
+) -> dict[str, Any]:
     """Fit with anomalib's Engine on the CPU; return the engine, step timings and fit (memory bank) time.
 
     Args:
@@ -344,6 +352,7 @@ def fit(model: Any, datamodule: Any, work: Path, name: str, validate: bool = Tru
         name: Sub-folder of this run.
         validate: Run the end-of-epoch validation (anomalib's thresholds and normalisation, needed for
             a meaningful exported model); off for fits that only time training steps.
+        precision: Lightning's ``precision`` (``32-true``, ``bf16-mixed``, ...).
     """
     from anomalib.engine import Engine
 
@@ -368,6 +377,7 @@ def fit(model: Any, datamodule: Any, work: Path, name: str, validate: bool = Tru
         max_epochs=1,
         callbacks=[timer],
         limit_val_batches=None if validate else 0,
+        precision=precision,
     )
     start = time.perf_counter()
     engine.fit(model, datamodule=datamodule)
@@ -380,11 +390,19 @@ def fit(model: Any, datamodule: Any, work: Path, name: str, validate: bool = Tru
     }
 
 
-def train_row(name: str, recipe: str, fitted: dict[str, Any], image_size: int) -> dict[str, Any]:
+def _precision_label(precision: str) -> str:
+    """The CSV's precision of a Lightning precision: ``f32`` for 32-bit (as the inference rows), else as given."""
+    return "f32" if precision in {"32-true", "32"} else precision
+
+
+def train_row(
+    name: str, recipe: str, fitted: dict[str, Any], image_size: int, precision: str = "32-true"
+) -> dict[str, Any]:
     """A ``stage=train`` row: the steps after the first (warm-up) one."""
     durations, sizes = fitted["durations"][1:], fitted["sizes"][1:]
     row: dict[str, Any] = {"stage": "train", "model": name, "variant": "train", "runtime": "torch",
-                           "precision": "f32", "device": "cpu", "threads": torch.get_num_threads(),
+                           "precision": _precision_label(precision), "device": "cpu",
+                           "threads": torch.get_num_threads(),
                            "image_size": image_size, "recipe": recipe, "load_1min": _load()}  # fmt: skip
     if fitted["fit_seconds"] is not None:
         row["fit_seconds"] = f"{fitted['fit_seconds']:.2f}"
@@ -521,6 +539,11 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
     padim_train = next(
         (float(r["train_ms_per_image"]) for r in rows if r["model"] == "PaDiM" and r.get("train_ms_per_image")), None
     )
+    f32_train = {
+        (row["model"], row.get("recipe")): float(row["train_ms_per_image"])
+        for row in rows
+        if row["stage"] == "train" and row.get("precision") == "f32" and row.get("train_ms_per_image")
+    }
     for row in rows:
         if row["stage"] == "inference" and row.get("median_ms"):
             reference = padim.get((row.get("variant"), row.get("batch"), row.get("device")))
@@ -528,6 +551,9 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
                 row["ratio_to_padim"] = f"{float(row['median_ms']) / reference:.3f}"
         if row["stage"] == "train" and row.get("train_ms_per_image") and padim_train:
             row["train_step_ratio_to_padim"] = f"{float(row['train_ms_per_image']) / padim_train:.3f}"
+        reference = f32_train.get((row["model"], row.get("recipe")))
+        if row["stage"] == "train" and row.get("precision") != "f32" and row.get("train_ms_per_image") and reference:
+            row["train_speedup_vs_f32"] = f"{reference / float(row['train_ms_per_image']):.2f}"
 
 
 # ------------------------------------------------------------------------------------------- report
@@ -609,18 +635,22 @@ def summarize(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         "## Training (seconds per step after one warm-up step, data loading included)",
         "",
         "Ratio: milliseconds per training image over PaDiM's (its feature pass per image); PaDiM and PatchCore",
-        "have no optimisation steps: their 'step' is one batch of the feature pass, plus a one-off fit.",
+        "have no optimisation steps: their 'step' is one batch of the feature pass, plus a one-off fit. Speed-up:",
+        "the same recipe's 32-bit milliseconds per image over this precision's (Lightning's `precision`).",
         "",
-        "| model | recipe | images/step | px | s/step | ms/image | ratio to PaDiM (per image) | fit s | steps timed |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| model | recipe | precision | images/step | px | s/step | ms/image | ratio to PaDiM (per image) | "
+        "speed-up vs f32 | fit s | steps timed |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         if row["stage"] == "train":
             lines.append(
-                f"| {row['model']} | {row.get('recipe', '')} | {row.get('train_images_per_step', '-')} | "
+                f"| {row['model']} | {row.get('recipe', '')} | {row.get('precision') or 'f32'} | "
+                f"{row.get('train_images_per_step', '-')} | "
                 f"{row.get('image_size', '')} | {row.get('train_step_seconds') or '-'} | "
                 f"{row.get('train_ms_per_image') or '-'} | {row.get('train_step_ratio_to_padim') or '-'} | "
-                f"{row.get('fit_seconds') or '-'} | {row.get('repeats', '-')} |",
+                f"{row.get('train_speedup_vs_f32') or '-'} | {row.get('fit_seconds') or '-'} | "
+                f"{row.get('repeats', '-')} |",
             )
     errors = [row for row in rows if row.get("error")]
     if errors:
@@ -673,6 +703,7 @@ def measure_model(
             size = int(model.hparams.image_size)
         fitted = fit(model, make_datamodule(data_root, spec, settings), work, spec.name)
         train = {**common, **train_row(spec.name, recipe, fitted, size)}
+        mixed = [] if spec.stock else _mixed_precisions(settings)
         if spec.name == "PatchCore":
             bank = (
                 f"{len(model.model.memory_bank)} patches from {settings.train_images} training images "
@@ -709,33 +740,53 @@ def measure_model(
         print(traceback.format_exc(), flush=True)
         rows.append({**common, "stage": "inference", "model": spec.name, "variant": "", "error": _error(exc)})
         return rows, [], bank
-    for recipe_name in spec.timing_recipes if settings.default_steps else []:
-        print(f"latency: {spec.name}: training steps of configs/model/{recipe_name}.yaml", flush=True)
+    # The exported model above trains in 32-bit; the other precisions time the same recipe's steps only.
+    timings = [(spec.recipe, False, precision) for precision in mixed]
+    if settings.default_steps:
+        timings += [(name, True, p) for name in spec.timing_recipes for p in ("32-true", *_mixed_precisions(settings))]
+    for recipe_name, is_default, precision in timings:
+        print(f"latency: {spec.name}: training steps of configs/model/{recipe_name}.yaml, {precision}", flush=True)
         try:
             seed_everything(0, workers=True)
+            timed_steps = settings.default_steps if is_default else steps
             timing_model, recipe = recipe_model(
-                recipe_name, settings.default_steps + 1, settings, reduce_batch=not settings.full_batches
-            )
+                recipe_name, timed_steps + 1, settings, reduce_batch=is_default and not settings.full_batches,
+                overrides=None if is_default else spec.overrides,
+            )  # fmt: skip
             datamodule = make_datamodule(data_root, spec, settings)
-            timed = fit(timing_model, datamodule, work, f"{spec.name}-{recipe_name}", validate=False)
-            rows.append({**common, **train_row(spec.name, recipe, timed, int(timing_model.hparams.image_size))})
-            print(f"latency: {recipe_name}: {timed['total_seconds']:.0f} s", flush=True)
+            run_name = f"{spec.name}-{recipe_name}-{precision}"
+            timed = fit(timing_model, datamodule, work, run_name, validate=False, precision=precision)
+            row = train_row(spec.name, recipe, timed, int(timing_model.hparams.image_size), precision)
+            rows.append({**common, **row})
+            print(f"latency: {recipe_name}, {precision}: {timed['total_seconds']:.0f} s", flush=True)
         except Exception as exc:
             logger.exception("latency: %s training timing failed", recipe_name)
             rows.append({**common, "stage": "train", "model": spec.name, "variant": "train", "device": "cpu",
-                         "recipe": f"configs/model/{recipe_name}.yaml", "error": _error(exc)})  # fmt: skip
+                         "precision": _precision_label(precision), "recipe": f"configs/model/{recipe_name}.yaml",
+                         "error": _error(exc)})  # fmt: skip
     return rows, cases, bank
+
+
+def _mixed_precisions(settings: Settings) -> list[str]:
+    """The requested training precisions other than 32-bit (which is always timed: the speed-up's reference)."""
+    return [precision for precision in settings.train_precisions if _precision_label(precision) != "f32"]
 
 
 # --------------------------------------------------------------------------------------------- main
 def _settings(args: argparse.Namespace) -> Settings:
+    precisions = ("32-true", *(p.strip() for p in (args.train_precision or "").split(",") if p.strip()))
+    for precision in precisions:
+        if precision not in TRAIN_PRECISIONS:
+            msg = f"--train-precision: '{precision}' is not one of {', '.join(TRAIN_PRECISIONS)}"
+            raise SystemExit(msg)
     if args.quick:
         return Settings(quick=True, image_size=64, train_images=20, coreset_ratio=0.1, cpu_steps=1, default_steps=0,
-                        warmup=1, min_repeats=2, max_repeats=2, budget_seconds=0.0, stock_batch=8)  # fmt: skip
+                        warmup=1, min_repeats=2, max_repeats=2, budget_seconds=0.0, stock_batch=8,
+                        train_precisions=precisions)  # fmt: skip
     return Settings(quick=False, image_size=args.image_size, train_images=args.train_images,
                     coreset_ratio=args.coreset_ratio, cpu_steps=2, default_steps=2, warmup=1, min_repeats=5,
                     max_repeats=30, budget_seconds=args.budget_seconds, stock_batch=32,
-                    full_batches=args.full_batches)  # fmt: skip
+                    full_batches=args.full_batches, train_precisions=precisions)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -752,6 +803,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--coreset-ratio", type=float, default=0.005, help="PatchCore coreset sampling ratio")
     parser.add_argument("--budget-seconds", type=float, default=150.0, help="time for the interleaved timed rounds")
     parser.add_argument("--full-batches", action="store_true", help="default recipes with their full batches")
+    parser.add_argument("--train-precision", default="", help="also time the training steps in these Lightning "
+                        "precisions, comma-separated (e.g. bf16-mixed); 32-bit is always timed")  # fmt: skip
     parser.add_argument("--note", default="", help="free text recorded in every row and the summary")
     parser.add_argument("--command", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -24,7 +24,7 @@ VARIANTS = {"torch-f32": "torch", "openvino-f32": "openvino", "openvino-default"
 def rows(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, str]]:
     out = tmp_path_factory.mktemp("latency")
     args = [str(BIN / "anomalib-contam"), "benchmark", "--suite", "latency", "--quick", "--output", str(out)]
-    args += ["--models", "DevNet", "--work-dir", str(out / "work")]
+    args += ["--models", "DevNet", "--work-dir", str(out / "work"), "--train-precision", "bf16-mixed"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     result = subprocess.run(args, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -75,12 +75,24 @@ def test_openvino_f32_matches_pytorch_for_every_model(rows) -> None:
 
 
 def test_training_rows(rows) -> None:
-    train = {row["model"]: row for row in rows if row["stage"] == "train"}
+    train = {row["model"]: row for row in rows if row["stage"] == "train" and row["precision"] == "f32"}
     assert set(train) == set(MODELS)
     for row in train.values():
         assert float(row["train_step_seconds"]) > 0
         assert int(row["train_images_per_step"]) >= 1
         assert float(row["train_ms_per_image"]) > 0
+        assert not row["train_speedup_vs_f32"]
     assert float(train["PaDiM"]["train_step_ratio_to_padim"]) == 1.0
     assert float(train["PaDiM"]["fit_seconds"]) >= 0
     assert "devnet_cpu.yaml" in train["DevNet"]["recipe"]
+
+
+def test_mixed_precision_rows_time_the_trained_models_recipe_against_its_32_bit_steps(rows) -> None:
+    mixed = [row for row in rows if row["stage"] == "train" and row["precision"] != "f32"]
+    assert [(row["model"], row["precision"]) for row in mixed] == [("DevNet", "bf16-mixed")]  # PaDiM has no steps
+    (row,) = mixed
+    f32 = next(r for r in rows if r["stage"] == "train" and r["model"] == "DevNet" and r["precision"] == "f32")
+    assert row["recipe"] == f32["recipe"]
+    assert not row["error"]
+    expected = float(f32["train_ms_per_image"]) / float(row["train_ms_per_image"])
+    assert float(row["train_speedup_vs_f32"]) == pytest.approx(expected, rel=1e-2)

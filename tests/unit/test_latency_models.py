@@ -1,11 +1,13 @@
 # Copyright (C) 2026 anomalib-contam contributors
 # SPDX-License-Identifier: Apache-2.0
 
-"""The latency suite's model list: AD²'s EfficientAD baseline is the same recipe with NMFE and ATDR off."""
+"""The latency suite's model list (AD²'s EfficientAD baseline: the same recipe, NMFE and ATDR off) and settings."""
+
+import argparse
 
 import pytest
 
-from anomalib_contam.latency import MODELS, Settings, recipe_model
+from anomalib_contam.latency import MODELS, Settings, _settings, recipe_model
 
 
 @pytest.fixture
@@ -27,3 +29,11 @@ def test_efficientad_baseline_is_ad2_recipe_with_both_mechanisms_off(settings: S
     # Same inference graph: identical parameter names and shapes.
     shapes = {name: tuple(p.shape) for name, p in model.model.state_dict().items()}
     assert shapes == {name: tuple(p.shape) for name, p in reference.model.state_dict().items()}
+
+
+def test_training_precisions_always_include_32_bit_and_refuse_unknown_ones() -> None:
+    args = argparse.Namespace(quick=True, train_precision="bf16-mixed")
+    assert _settings(args).train_precisions == ("32-true", "bf16-mixed")
+    assert _settings(argparse.Namespace(quick=True, train_precision="")).train_precisions == ("32-true",)
+    with pytest.raises(SystemExit, match="--train-precision: '16-mixed'"):
+        _settings(argparse.Namespace(quick=True, train_precision="bf16-mixed,16-mixed"))

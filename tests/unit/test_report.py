@@ -202,7 +202,8 @@ def test_adl_recipe_length_table_keeps_only_ratios_with_a_long_run_and_has_no_dr
                     image_auroc="0.85", audit_precision_at_n="0.9")  # fmt: skip
     table = adl_recipe_length_table([*CONTAMINATED, long_run])
     adl, padim = "0.750 ± 0.071 (2 seeds)", "0.600 (1 seed)"
-    assert f"| mtd | contaminated | 20% | {adl} | 0.850 (1 seed) | not measured | {padim} |" in table
+    unmeasured = "not measured | not measured | not measured"  # 500 steps, and the bf16 diagnostics
+    assert f"| mtd | contaminated | 20% | {adl} | 0.850 (1 seed) | {unmeasured} | {padim} |" in table
     assert "| 0% |" not in table
     assert "drop" not in table
 
@@ -211,9 +212,10 @@ def test_adl_recipe_length_table_keeps_a_ratio_where_only_the_500_step_recipe_ra
     paper_steps = _row(model="ADL-500steps", dataset="mtd", setting="contaminated", ratio="0.2", seed="0",
                        image_auroc="0.8")  # fmt: skip
     table = adl_recipe_length_table([*CONTAMINATED, paper_steps])
-    assert "| ADL image AUROC | ADL-240steps image AUROC | ADL-500steps image AUROC | PaDiM image AUROC |" in table
+    assert "| ADL-240steps image AUROC | ADL-500steps image AUROC | ADL-500steps-bf16 image AUROC |" in table
     adl, padim = "0.750 ± 0.071 (2 seeds)", "0.600 (1 seed)"
-    assert f"| mtd | contaminated | 20% | {adl} | not measured | 0.800 (1 seed) | {padim} |" in table
+    unmeasured = "not measured | not measured"  # the bf16 diagnostics
+    assert f"| mtd | contaminated | 20% | {adl} | not measured | 0.800 (1 seed) | {unmeasured} | {padim} |" in table
     assert "| 0% |" not in table
 
 
