@@ -15,7 +15,7 @@ present, synthetic images otherwise), exported with anomalib's ``Engine.export``
 - training: seconds per training step of each model's recipes (``configs/model/<name>_cpu.yaml`` and
   ``<name>.yaml``: their batch composition and image size), a handful of real steps after one warm-up
   step, data loading included (``num_workers=0``); PaDiM and PatchCore: their feature pass per training
-  batch and their fit (Gaussian / coreset) time. ``--train-precision 32-true,bf16-mixed`` also times the
+  batch and their fit (Gaussian / coreset) time. ``--train-precision bf16-mixed`` also times the
   trained models' steps in Lightning's mixed precision (the exported model is always trained in 32-bit),
   each row with its speed-up over the same recipe's 32-bit steps.
 
