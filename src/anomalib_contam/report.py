@@ -370,21 +370,17 @@ def _where_long_run_exists(
     rows: list[dict[str, str]],
     models: list[str],
     key: Callable[[dict[str, str]], tuple[str, ...]],
-    long_models: list[str] | None = None,
+    long_models: list[str],
 ) -> list[dict[str, str]]:
-    """Rows of ``models`` on the settings (by ``key``) where a longer recipe was run.
-
-    A longer recipe is one of ``long_models``, or by default any ``*-240steps`` model.
-    """
-    is_long = (lambda m: m in long_models) if long_models else (lambda m: m.endswith("-240steps"))
-    long_keys = {key(r) for r in rows if is_long(r["model"])}
+    """Rows of ``models`` on the settings (by ``key``) where one of ``long_models`` (a longer recipe) was run."""
+    long_keys = {key(r) for r in rows if r["model"] in long_models}
     return [r for r in rows if r["model"] in models and key(r) in long_keys]
 
 
 def recipe_length_table(rows: list[dict[str, str]]) -> str:
     """DRA and DevNet at 80 and 240 steps on the settings where the longer recipes were run."""
     kept = _where_long_run_exists(
-        rows, RECIPE_LENGTH, lambda r: (r["dataset"], r["setting"], r["shots"], r["known_class"])
+        rows, RECIPE_LENGTH, lambda r: (r["dataset"], r["setting"], r["shots"], r["known_class"]), RECIPE_LENGTH[2:]
     )
     return comparison_table(kept, RECIPE_LENGTH)
 
