@@ -396,6 +396,7 @@ def run_grid(
     work_dir: str | Path = "results/benchmark",
     dry_run: bool = False,
     limit: int | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> Path:
     """Run (or resume) a grid file; return the results CSV path.
 
@@ -405,6 +406,9 @@ def run_grid(
         work_dir: Where runs write checkpoints and manifests.
         dry_run: Only list the runs still to do.
         limit: Stop after this many new runs.
+        shard: ``(index, count)``: only the runs still to do whose position modulo ``count`` is ``index``, so
+            that ``count`` processes (one per GPU, say) share a grid; give each its own ``results_root`` and
+            ``work_dir`` and concatenate the CSVs afterwards.
 
     Returns:
         Path of ``results.csv``.
@@ -421,6 +425,10 @@ def run_grid(
             done.add(key)
             todo.append(run)
     print(f"suite '{suite}': {len(todo)} run(s) to do, {len(done) - len(todo)} done")
+    if shard is not None:
+        index, count = shard
+        todo = [run for position, run in enumerate(todo) if position % count == index]
+        print(f"shard {index}/{count}: {len(todo)} of them")
     if dry_run:
         for run in todo:
             print("  ", run.key())

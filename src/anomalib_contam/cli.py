@@ -41,12 +41,24 @@ def _benchmark(argv: list[str]) -> int:
     parser.add_argument("--work-dir", default="results/benchmark", help="where runs write checkpoints")
     parser.add_argument("--dry-run", action="store_true", help="list the runs still to do")
     parser.add_argument("--limit", type=int, default=None, help="stop after this many new runs")
+    shard_help = "run only the runs to do at positions I, I+N, ... (N processes sharing a grid)"
+    parser.add_argument("--shard", default=None, metavar="I/N", help=shard_help)
     args = parser.parse_args(argv)
+    shard = _parse_shard(parser, args.shard) if args.shard else None
     from anomalib_contam.benchmark import run_grid
 
-    path = run_grid(args.config, args.results_root, args.work_dir, dry_run=args.dry_run, limit=args.limit)
+    path = run_grid(args.config, args.results_root, args.work_dir, dry_run=args.dry_run, limit=args.limit,
+                    shard=shard)  # fmt: skip
     print(f"results: {path}\nsummary: {path.parent / 'summary.md'}")
     return 0
+
+
+def _parse_shard(parser: argparse.ArgumentParser, text: str) -> tuple[int, int]:
+    """``I/N`` as ``(I, N)`` with ``0 <= I < N``; anything else is a usage error naming ``--shard``."""
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and int(index) < int(count)):
+        parser.error(f"--shard: expected I/N with 0 <= I < N (e.g. 0/4), got '{text}'")
+    return int(index), int(count)
 
 
 def _seed_from_argv(argv: list[str]) -> int | None:

@@ -58,12 +58,15 @@ def test_grid_runs_resumes_and_records_failures(tmp_path: Path) -> None:
     assert len(rows) == 4
     good = [row for row in rows if row["model"] == "DevNet"]
     assert all(not row["error"] and 0 <= float(row["image_auroc"]) <= 1 for row in good)
-    # Every row, failed ones too, says where it ran (repeatability holds per machine and thread count).
-    threads = f"{torch.get_num_threads()} threads; torch {torch.__version__}"
-    assert all(row["machine"] == f"{cpu_name()}; {threads}" for row in rows)
+    # Every row, failed ones too, says where it ran (repeatability holds per machine and thread count);
+    # a trained row names the GPU when the Engine's default accelerator found one.
+    cpu = f"{cpu_name()}; {torch.get_num_threads()} threads; torch {torch.__version__}"
+    gpu = f"; {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
+    assert all(row["machine"] == cpu + gpu for row in good)
     assert {row["known_class"] for row in good} == {"", "dent"}
     broken = [row for row in rows if row["model"] == "Broken"]
     assert all("batch_anomalous" in row["error"] for row in broken)
+    assert all(row["machine"] == cpu for row in broken)  # refused before a trainer existed
     # Resume: finished rows are skipped, failed ones are tried again (and fail again).
     run_grid(grid_path, tmp_path / "out", tmp_path / "work")
     rows = list(csv.DictReader(csv_path.open()))

@@ -58,3 +58,37 @@ def test_machine_column_names_a_precision_other_than_32_bit() -> None:
     plain = describe_machine(SimpleNamespace(strategy=cpu, precision="32-true"))
     assert "precision" not in plain
     assert mixed.startswith(plain)
+
+
+def test_shards_split_the_runs_to_do_without_overlap(tmp_path: Path, capsys) -> None:
+    import yaml
+
+    from anomalib_contam.benchmark import run_grid
+
+    data = {"class_path": "anomalib.data.MVTecAD", "init_args": {"root": str(tmp_path), "category": "c"}}
+    (tmp_path / "data.yaml").write_text(yaml.safe_dump(data))
+    grid = {
+        "suite": "s",
+        "models": [{"name": name} for name in "ABC"],
+        "datasets": [{"config": str(tmp_path / "data.yaml"), "seeds": [0, 1], "settings": [{"setting": "x"}]}],
+    }
+    (tmp_path / "grid.yaml").write_text(yaml.safe_dump(grid))
+    listed = []
+    for index in range(2):
+        run_grid(tmp_path / "grid.yaml", tmp_path / "out", tmp_path / "work", dry_run=True, shard=(index, 2))
+        listed.append([line.strip() for line in capsys.readouterr().out.splitlines() if line.startswith("   ")])
+    assert len(listed[0]) == 3 and len(listed[1]) == 3  # noqa: PT018 - one condition: an even split
+    assert not set(listed[0]) & set(listed[1])
+    run_grid(tmp_path / "grid.yaml", tmp_path / "out", tmp_path / "work", dry_run=True)
+    everything = [line.strip() for line in capsys.readouterr().out.splitlines() if line.startswith("   ")]
+    assert sorted(listed[0] + listed[1]) == sorted(everything)
+
+
+def test_a_malformed_shard_is_a_usage_error_naming_the_flag(capsys) -> None:
+    import pytest
+
+    from anomalib_contam.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["benchmark", "--config", "grid.yaml", "--shard", "2/2"])
+    assert "--shard" in capsys.readouterr().err
