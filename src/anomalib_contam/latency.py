@@ -729,7 +729,7 @@ def measure_model(
             torch_out[batch] = call()
             cases.append(Case({**torch_row, "batch": batch, "threads": torch.get_num_threads()}, call))
         if torch.cuda.is_available():
-            gpu = copy.deepcopy(model).to("cuda")
+            gpu = copy.deepcopy(model).to("cuda", memory_format=torch.contiguous_format)  # channels_last is for CPU
             for batch, batch_images in images.items():
                 call = _torch_call(gpu, batch_images.to("cuda"), "cuda")
                 cases.append(Case({**torch_row, "batch": batch, "device": "cuda", "threads": ""}, call))

@@ -161,7 +161,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grid", default=None, help="grid YAML (default: benchmarks/<suite>.yaml)")
     parser.add_argument("--work-dir", default=None, help="run folder and reproduced.csv (results/reproduce/<suite>)")
     parser.add_argument("--dry-run", action="store_true", help="only print the resolved run")
-    parser.add_argument("--deterministic", action="store_true", help="add Engine(deterministic=True) to the run")
+    parser.add_argument(
+        "--deterministic",
+        nargs="?",
+        const="true",
+        choices=["true", "warn"],
+        default=None,
+        help="add Engine(deterministic=True) to the run; 'warn': warn, instead of stopping, at an operation without "
+        "a deterministic implementation (on CUDA: the backward of bilinear upsampling, in AD2's autoencoder)",
+    )
     parser.add_argument("--tolerance", type=float, default=None, help="also fail when an AUROC differs by more")
     args = parser.parse_args(argv)
 
@@ -182,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"row {args.row} of {results}: {key}")
     print(f"grid        : {grid_path}")
     if args.deterministic:
-        run.engine_args = {**run.engine_args, "deterministic": True}
+        run.engine_args = {**run.engine_args, "deterministic": True if args.deterministic == "true" else "warn"}
     print(describe(run))
     if row.get("error"):
         print(f"note: the original run failed: {row['error']}")

@@ -142,6 +142,10 @@ def test_reproduce_dry_run_resolves_the_rows_run(tmp_path: Path, capsys) -> None
     assert '"known_class": "dent"' in out
     assert "seed        : 1 " in out
     assert str(tmp_path / "data.yaml") in out
+    assert cli_main(["reproduce", "--results", str(results), "--row", "1", "--deterministic", "--dry-run"]) == 0
+    assert '"deterministic": true' in capsys.readouterr().out
+    assert cli_main(["reproduce", "--results", str(results), "--row", "1", "--deterministic", "warn", "--dry-run"]) == 0
+    assert '"deterministic": "warn"' in capsys.readouterr().out
 
     assert cli_main(["reproduce", "--results", str(results), "--row", "0", "--dry-run"]) == 0
     out = capsys.readouterr().out

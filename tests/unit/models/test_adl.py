@@ -44,6 +44,31 @@ def test_loss_burn_in_then_soft_targets_and_weights() -> None:
     assert torch.allclose(uniform.deviation_weights, torch.full((4,), 0.25))
 
 
+@pytest.mark.parametrize("burn_in", [True, False])
+def test_classification_loss_runs_outside_autocast_in_32_bit(monkeypatch: pytest.MonkeyPatch, burn_in: bool) -> None:
+    """CUDA autocast refuses F.binary_cross_entropy; on CPU it would pass silently, so refuse it here as CUDA does."""
+    real = torch.nn.functional.binary_cross_entropy
+
+    def refusing_under_autocast(*args, **kwargs) -> torch.Tensor:
+        if any(torch.is_autocast_enabled(device) for device in ("cpu", "cuda")):
+            msg = "binary_cross_entropy is unsafe to autocast"
+            raise RuntimeError(msg)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "binary_cross_entropy", refusing_under_autocast)
+    scores = torch.tensor([0.1, 0.2, 8.0, 9.0], dtype=torch.bfloat16)
+    probs = torch.tensor([0.0, 0.2, 0.8, 1.0], dtype=torch.bfloat16)  # saturated, as a bf16 sigmoid gives
+    seg = torch.zeros(4, 2, 8, 8, dtype=torch.bfloat16)
+    targets = torch.tensor([1, 0, 1, 0])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        parts = ADLLoss(refine_probability=0.0)(scores, probs, seg, targets, torch.zeros(4, 8, 8, dtype=torch.long),
+                                               burn_in=burn_in)  # fmt: skip
+    assert parts.classification.dtype == torch.float32
+    # the clamp holds in 32-bit: a saturated wrong probability costs -log(1e-6) per sample, not log(0)
+    assert torch.isfinite(parts.total)
+    assert parts.classification.item() < 14.0
+
+
 def test_schedule_and_contract() -> None:
     model = ADL(pretrained=False, image_size=64, steps_per_epoch=20, num_epochs=25, batch_normal=3, batch_pseudo=5)
     assert model.burn_in_steps() == 30  # floor(0.06 * 500)

@@ -50,6 +50,18 @@ def test_ablation_heads_change_the_combination() -> None:
         _model(heads=["bogus"])
 
 
+@pytest.mark.parametrize("heads", [None, ["seen"], ["normal", "pseudo"], ["seen", "residual"]])
+def test_every_trainable_parameter_gets_a_gradient(heads: list[str] | None) -> None:
+    """DDP (no find_unused_parameters) stops at a trainable parameter without a gradient: ablated heads freeze."""
+    model = _model(**({} if heads is None else {"heads": heads})).train()
+    outputs = model.heads_forward(torch.randn(6, 3, 64, 64), torch.randn(3, 3, 64, 64))
+    total, _ = DRALoss()(outputs.scores, torch.tensor([0, 0, 1, 1, 2, 2]))
+    total.backward()
+    missing = [name for name, param in model.named_parameters() if param.requires_grad and param.grad is None]
+    assert not missing
+    assert all(parameter.grad is None for parameter in model.parameters() if not parameter.requires_grad)
+
+
 def test_stored_reference_drives_the_residual_head_and_resizes() -> None:
     model = _model().eval()
     images = torch.randn(1, 3, 64, 64)

@@ -16,6 +16,17 @@ from anomalib_contam.components.focal_loss import SoftmaxFocalLoss
 from anomalib_contam.components.reweighting import instance_weights, two_means_1d
 
 
+def _binary_cross_entropy(probabilities: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Per-sample BCE in 32-bit with autocast off.
+
+    CUDA autocast refuses ``F.binary_cross_entropy`` (unsafe in half precision), and in bf16 / fp16 the clamp
+    at ``1 - 1e-6`` rounds to 1; in 32-bit this is the plain clamped BCE.
+    """
+    with torch.autocast(probabilities.device.type, enabled=False):
+        clamped = probabilities.float().clamp(1e-6, 1.0 - 1e-6)
+        return F.binary_cross_entropy(clamped, targets.float(), reduction="none")
+
+
 @dataclass
 class ADLLossParts:
     """The loss and what the audit and logs need from it."""
@@ -75,14 +86,14 @@ class ADLLoss(nn.Module):
         probabilities = probabilities.clamp(1e-6, 1.0 - 1e-6)
         if burn_in:
             dev = deviation_loss(scores, targets, margin=self.margin, reduction="none")
-            ce = F.binary_cross_entropy(probabilities, targets, reduction="none")
+            ce = _binary_cross_entropy(probabilities, targets)
             w_dev = torch.full_like(dev, 1.0 / batch)
             w_ce = torch.full_like(ce, 1.0 / batch)
         else:
             dev = deviation_loss(scores, probabilities.detach(), margin=self.margin, reduction="none")
             refined = ((two_means_1d(scores).float() + targets) >= 1).float()
             use_refined = bool(torch.rand(1) < self.refine_probability)
-            ce = F.binary_cross_entropy(probabilities, refined if use_refined else targets, reduction="none")
+            ce = _binary_cross_entropy(probabilities, refined if use_refined else targets)
             if self.reweight:
                 w_dev = instance_weights(dev, self.alpha, self.lam if lam is None else lam)
                 w_ce = instance_weights(ce, self.alpha, self.lam if lam is None else lam)

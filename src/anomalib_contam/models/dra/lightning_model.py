@@ -217,7 +217,8 @@ class DRA(DeviationModelMixin, AnomalibModule):
         for level in range(self.model.n_scales):
             stored = checkpoint.get("state_dict", {}).get(f"model.reference_{level}")
             if stored is not None and stored.shape != self.model.reference(level).shape:
-                self.model.register_buffer(f"reference_{level}", torch.zeros_like(stored))
+                device = self.model.reference(level).device  # strategies that restore after moving the model
+                self.model.register_buffer(f"reference_{level}", torch.zeros_like(stored, device=device))
 
     # ------------------------------------------------------------------ training
     def training_step(self, batch: Batch, *args, **kwargs) -> STEP_OUTPUT:

@@ -105,6 +105,12 @@ class DRAModel(nn.Module):
         self.seen_head = TopKHead(channels, topk_ratio)
         self.pseudo_head = TopKHead(channels, topk_ratio)
         self.composite_head = CompositeHead(channels, topk_ratio)
+        # A disabled head stays in the state dict (one checkpoint layout) but trains nothing: DDP without
+        # find_unused_parameters stops at a trainable parameter that gets no gradient.
+        modules = {"normal": self.normal_head, "seen": self.seen_head, "pseudo": self.pseudo_head,
+                   "residual": self.composite_head}  # fmt: skip
+        for head, module in modules.items():
+            module.requires_grad_(head in self.heads)
         for level, size in enumerate(self._feature_sizes(image_size)):
             self.register_buffer(f"reference_{level}", torch.zeros(1, channels, *size))
 
