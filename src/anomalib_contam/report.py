@@ -366,20 +366,20 @@ def dra_ablation_table(rows: list[dict[str, str]], models: list[str] = DRA_ABLAT
 RECIPE_LENGTH = ["DRA", "DevNet", "DRA-240steps", "DevNet-240steps"]
 
 
-def _where_long_run_exists(
+def _where_variant_ran(
     rows: list[dict[str, str]],
     models: list[str],
     key: Callable[[dict[str, str]], tuple[str, ...]],
-    long_models: list[str],
+    variants: list[str],
 ) -> list[dict[str, str]]:
-    """Rows of ``models`` on the settings (by ``key``) where one of ``long_models`` (a longer recipe) was run."""
-    long_keys = {key(r) for r in rows if r["model"] in long_models}
-    return [r for r in rows if r["model"] in models and key(r) in long_keys]
+    """Rows of ``models`` on the settings (by ``key``) where one of ``variants`` (a diagnostic recipe) was run."""
+    variant_keys = {key(r) for r in rows if r["model"] in variants}
+    return [r for r in rows if r["model"] in models and key(r) in variant_keys]
 
 
 def recipe_length_table(rows: list[dict[str, str]]) -> str:
     """DRA and DevNet at 80 and 240 steps on the settings where the longer recipes were run."""
-    kept = _where_long_run_exists(
+    kept = _where_variant_ran(
         rows, RECIPE_LENGTH, lambda r: (r["dataset"], r["setting"], r["shots"], r["known_class"]), RECIPE_LENGTH[2:]
     )
     return comparison_table(kept, RECIPE_LENGTH)
@@ -392,10 +392,20 @@ ADL_RECIPE_LENGTH = ["ADL", "ADL-240steps", "ADL-500steps", "ADL-500steps-bf16",
 
 def adl_recipe_length_table(rows: list[dict[str, str]]) -> str:
     """ADL's 80-step recipe, its longer recipes and PaDiM, on the settings where a longer recipe was run."""
-    kept = _where_long_run_exists(
+    kept = _where_variant_ran(
         rows, ADL_RECIPE_LENGTH, lambda r: (r["dataset"], r["setting"], r["ratio"]), ADL_RECIPE_LENGTH[1:-1]
     )
     return contamination_table(kept, ADL_RECIPE_LENGTH, drop=False)
+
+
+# ADL's CPU recipe with its Perlin masks filled from scikit-image's photographs instead of Perlin noise.
+ADL_TEXTURES = ["ADL", "ADL-skimage-textures", "PaDiM"]
+
+
+def adl_textures_table(rows: list[dict[str, str]]) -> str:
+    """ADL with Perlin-noise and with photographic texture fills, and PaDiM, where the textured recipe ran."""
+    kept = _where_variant_ran(rows, ADL_TEXTURES, lambda r: (r["dataset"], r["setting"], r["ratio"]), ADL_TEXTURES[1:2])
+    return contamination_table(kept, ADL_TEXTURES, drop=False)
 
 
 def dra_heads_table(rows: list[dict[str, str]]) -> str:
@@ -520,6 +530,7 @@ TABLES: dict[str, Callable[[], str]] = {
     ),
     "audit-folder": lambda: audit_folder_table(read_rows(Path("benchmarks/results/audit-folder/results.csv"))),
     "adl-recipe-length": lambda: adl_recipe_length_table(read_rows(Path("benchmarks/results/adl/results.csv"))),
+    "adl-textures": lambda: adl_textures_table(read_rows(Path("benchmarks/results/adl/results.csv"))),
     "ad2": lambda: contamination_table(
         read_rows(Path("benchmarks/results/ad2/results.csv")),
         ["AD2", "EfficientAD", "AD2-NMFE-only", "AD2-ATDR-only", "AD2-st-error", "AD2-atdr-ae", "PaDiM", "PatchCore"],

@@ -10,6 +10,7 @@ from anomalib_contam.report import (
     ad2_flags_table,
     ad2_maps_table,
     adl_recipe_length_table,
+    adl_textures_table,
     audit_folder_table,
     comparison_table,
     contamination_table,
@@ -217,6 +218,16 @@ def test_adl_recipe_length_table_keeps_a_ratio_where_only_the_500_step_recipe_ra
     unmeasured = "not measured | not measured"  # the bf16 diagnostics
     assert f"| mtd | contaminated | 20% | {adl} | not measured | 0.800 (1 seed) | {unmeasured} | {padim} |" in table
     assert "| 0% |" not in table
+
+
+def test_adl_textures_table_pairs_the_textured_runs_with_adl_and_padim_on_their_ratios() -> None:
+    textured = _row(model="ADL-skimage-textures", dataset="mtd", setting="contaminated", ratio="0.2", seed="0",
+                    image_auroc="0.77", audit_precision_at_n="0.4")  # fmt: skip
+    table = adl_textures_table([*CONTAMINATED, textured])
+    assert "| ADL image AUROC | ADL-skimage-textures image AUROC | PaDiM image AUROC |" in table
+    assert "| mtd | contaminated | 20% | 0.750 ± 0.071 (2 seeds) | 0.770 (1 seed) | 0.600 (1 seed) |" in table
+    assert "| 0% |" not in table
+    assert "drop" not in table
 
 
 def test_label_free_model_fewer_shot_cells_point_to_the_largest_shot_run() -> None:

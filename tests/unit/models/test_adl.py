@@ -1,11 +1,14 @@
 # Copyright (C) 2026 anomalib-contam contributors
 # SPDX-License-Identifier: Apache-2.0
 
+import numpy as np
 import pytest
 import torch
 from anomalib.data import InferenceBatch
+from PIL import Image
 
 from anomalib_contam import ADL
+from anomalib_contam.components.textures import SKIMAGE_TEXTURE_FILES
 from anomalib_contam.models.adl import ADLLoss, ADLModel
 
 
@@ -82,8 +85,30 @@ def test_schedule_and_contract() -> None:
     assert [type(t).__name__ for t in model.pre_processor.transform.transforms] == ["Resize"]
 
 
-def test_missing_texture_folder_falls_back_with_a_warning(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
-    assert ADL._texture_folder(str(tmp_path / "nope")) is None
-    assert "Perlin-noise textures" in caplog.text
-    (tmp_path / "t").mkdir()
-    assert ADL._texture_folder(str(tmp_path / "t")) is None
+def _masked_colour_spread(model: ADL, draws: int = 10) -> float:
+    """Largest channel spread inside the pseudo-anomaly masks made from flat grey images."""
+    generator = model.pseudo_anomaly_generator()
+    torch.manual_seed(0)
+    spread = 0.0
+    for _ in range(draws):
+        images, masks = generator(torch.full((2, 3, 32, 32), 0.5))
+        inside = masks[:, 0] > 0.5
+        if inside.any():
+            spread = max(spread, float((images.amax(dim=1) - images.amin(dim=1))[inside].max()))
+    return spread
+
+
+def test_texture_root_fills_the_pseudo_anomalies(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
+    red = np.zeros((40, 40, 3), np.uint8)
+    red[..., 0] = 230
+    (tmp_path / "textures").mkdir()
+    Image.fromarray(red).save(tmp_path / "textures" / "red.png")
+    # A coloured texture puts colour inside the mask; the Perlin-noise fill on a grey image stays grey.
+    assert _masked_colour_spread(ADL(pretrained=False, image_size=32, texture_root=str(tmp_path / "textures"))) > 0.1
+    assert _masked_colour_spread(ADL(pretrained=False, image_size=32)) < 1e-6
+    packaged = ADL(pretrained=False, image_size=32, texture_root="scikit-image").pseudo_anomaly_generator()
+    assert len(packaged.anomaly_source_paths) == len(SKIMAGE_TEXTURE_FILES)
+    # A missing folder: the Perlin fill, with a warning that names the folder.
+    missing = ADL(pretrained=False, image_size=32, texture_root=str(tmp_path / "nope"))
+    assert missing.pseudo_anomaly_generator().anomaly_source_paths == []
+    assert str(tmp_path / "nope") in caplog.text

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -39,7 +38,8 @@ from anomalib_contam.components import (
     random_rotate,
 )
 from anomalib_contam.components.audit import AuditRecord, write_training_audit
-from anomalib_contam.components.images import iterate_dataset, list_images
+from anomalib_contam.components.images import iterate_dataset
+from anomalib_contam.components.textures import texture_files
 from anomalib_contam.components.training import (
     apply_recipe_length,
     check_finite,
@@ -90,8 +90,10 @@ class ADL(DeviationModelMixin, AnomalibModule):
         lr_gamma: StepLR factor.
         rotation_probability: Chance of a random rotation of a training image.
         rotation_degrees: Rotation range.
-        texture_root: Optional texture folder for the pseudo anomalies (e.g. DTD); missing or empty
-            falls back to Perlin-noise textures, with a warning (never a download).
+        texture_root: Texture fill of the pseudo anomalies: a folder of images (e.g. DTD, the code's),
+            ``"scikit-image"`` (photographs and textures bundled with scikit-image, offline), or ``None``
+            for Perlin-noise textures. A missing or empty folder falls back to Perlin noise with a
+            warning (never a download).
         input_normalization: Normalise inputs as the backbone expects (the code feeds [0, 1]).
         audit: Write the training-data audit when training ends.
         pre_processor: Pre-processor, or ``True`` for resize (+ normalisation if enabled).
@@ -168,11 +170,7 @@ class ADL(DeviationModelMixin, AnomalibModule):
         apply_recipe_length(self.trainer, self.hparams.num_epochs)
         prepare_multi_device(self.trainer, "ADL")
         self.channels_last_on_cpu()
-        self.generator = PerlinAnomalyGenerator(
-            anomaly_source_path=self._texture_folder(self.hparams.texture_root),
-            probability=1.0,
-            blend_factor=(0.2, 1.0),
-        )
+        self.generator = self.pseudo_anomaly_generator()
         self.last_weights = {}
         self._last_weight_steps = {}
 
@@ -180,17 +178,12 @@ class ADL(DeviationModelMixin, AnomalibModule):
         """channels_last on CPU for a model reloaded from a checkpoint too."""
         self.channels_last_on_cpu()
 
-    @staticmethod
-    def _texture_folder(texture_root: str | None) -> str | None:
-        if not texture_root:
-            return None
-        if not list_images(texture_root):
-            logger.warning(
-                "ADL: texture_root '%s' is missing or holds no images; using Perlin-noise textures instead",
-                texture_root,
-            )
-            return None
-        return str(Path(texture_root))
+    def pseudo_anomaly_generator(self) -> PerlinAnomalyGenerator:
+        """Perlin pseudo-anomaly generator (anomalib's, every image, blend 0.2-1.0) filled from ``texture_root``."""
+        generator = PerlinAnomalyGenerator(probability=1.0, blend_factor=(0.2, 1.0))
+        # Set directly rather than through anomaly_source_path, which takes one folder only.
+        generator.anomaly_source_paths = texture_files(self.hparams.texture_root, "ADL")
+        return generator
 
     # ------------------------------------------------------------------ training
     def burn_in_steps(self) -> int:
