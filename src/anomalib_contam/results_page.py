@@ -202,6 +202,11 @@ def write_results_page(path: Path = Path("docs/results.md"), root: Path = RESULT
                 "",
                 TABLES["adl-recipe-length"](),
                 "",
+                "Pseudo-anomaly textures (diagnostic): the 80-step CPU recipe with its Perlin masks filled from the "
+                "photographs bundled with scikit-image (`texture_root: scikit-image`) instead of Perlin noise:",
+                "",
+                TABLES["adl-textures"](),
+                "",
                 "The audit command on a real folder (`python benchmarks/audit_folder.py --mtd-root <mtd> --ratio 0.1 "
                 "--seed 0 --config configs/model/adl_cpu.yaml`; `--model PaDiM`: the command's stock PaDiM, fitted "
                 "on the folder and ranking its own images; `benchmarks/results/audit-folder/results.csv`): "
