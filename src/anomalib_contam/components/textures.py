@@ -19,8 +19,8 @@ from anomalib_contam.components.images import list_images
 logger = logging.getLogger(__name__)
 
 PACKAGED_TEXTURES = "scikit-image"
-# The natural photographs and textures among scikit-image's bundled sample images; the drawings,
-# test patterns, text pages and silhouettes are left out.
+# The photographs and textures among scikit-image's bundled sample images; the drawings, the scanned
+# page, test patterns and silhouettes are left out.
 SKIMAGE_TEXTURE_FILES = (
     "astronaut.png",
     "brick.png",
