@@ -44,10 +44,8 @@ TEXTURE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp"})
 
 def packaged_texture_files() -> list[Path]:
     """The scikit-image sample images used as the packaged texture set (those present in the install)."""
-    try:
-        import skimage  # imported on use: slow to import
-    except ImportError:
-        return []
+    import skimage  # a dependency; imported on use because it is slow to import
+
     data = Path(skimage.__file__).parent / "data"
     return [data / name for name in SKIMAGE_TEXTURE_FILES if (data / name).is_file()]
 
