@@ -398,14 +398,17 @@ def adl_recipe_length_table(rows: list[dict[str, str]]) -> str:
     return contamination_table(kept, ADL_RECIPE_LENGTH, drop=False)
 
 
-# ADL's CPU recipe with its Perlin masks filled from scikit-image's photographs instead of Perlin noise.
-ADL_TEXTURES = ["ADL", "ADL-skimage-textures", "PaDiM"]
+# ADL's CPU recipe with one input changed: its Perlin masks filled from scikit-image's photographs instead of
+# Perlin noise, or its images normalised as Lite0 expects instead of the code's [0, 1].
+ADL_VARIANTS = ["ADL", "ADL-skimage-textures", "ADL-input-norm", "PaDiM"]
 
 
-def adl_textures_table(rows: list[dict[str, str]]) -> str:
-    """ADL with Perlin-noise and with photographic texture fills, and PaDiM, where the textured recipe ran."""
-    kept = _where_variant_ran(rows, ADL_TEXTURES, lambda r: (r["dataset"], r["setting"], r["ratio"]), ADL_TEXTURES[1:2])
-    return contamination_table(kept, ADL_TEXTURES, drop=False)
+def adl_variants_table(rows: list[dict[str, str]]) -> str:
+    """ADL's CPU recipe, its one-change variants and PaDiM, on the settings where a variant ran."""
+    kept = _where_variant_ran(
+        rows, ADL_VARIANTS, lambda r: (r["dataset"], r["setting"], r["ratio"]), ADL_VARIANTS[1:-1]
+    )
+    return contamination_table(kept, ADL_VARIANTS, drop=False)
 
 
 def dra_heads_table(rows: list[dict[str, str]]) -> str:
@@ -530,7 +533,7 @@ TABLES: dict[str, Callable[[], str]] = {
     ),
     "audit-folder": lambda: audit_folder_table(read_rows(Path("benchmarks/results/audit-folder/results.csv"))),
     "adl-recipe-length": lambda: adl_recipe_length_table(read_rows(Path("benchmarks/results/adl/results.csv"))),
-    "adl-textures": lambda: adl_textures_table(read_rows(Path("benchmarks/results/adl/results.csv"))),
+    "adl-variants": lambda: adl_variants_table(read_rows(Path("benchmarks/results/adl/results.csv"))),
     "ad2": lambda: contamination_table(
         read_rows(Path("benchmarks/results/ad2/results.csv")),
         ["AD2", "EfficientAD", "AD2-NMFE-only", "AD2-ATDR-only", "AD2-st-error", "AD2-atdr-ae", "PaDiM", "PatchCore"],

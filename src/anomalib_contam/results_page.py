@@ -202,10 +202,11 @@ def write_results_page(path: Path = Path("docs/results.md"), root: Path = RESULT
                 "",
                 TABLES["adl-recipe-length"](),
                 "",
-                "Pseudo-anomaly textures (diagnostic): the 80-step CPU recipe with its Perlin masks filled from the "
-                "photographs bundled with scikit-image (`texture_root: scikit-image`) instead of Perlin noise:",
+                "One change to the 80-step CPU recipe (diagnostics): its Perlin masks filled from the photographs "
+                "bundled with scikit-image (`texture_root: scikit-image`) instead of Perlin noise, or its inputs "
+                "normalised as Lite0 expects (`input_normalization: true`) instead of the code's [0, 1]:",
                 "",
-                TABLES["adl-textures"](),
+                TABLES["adl-variants"](),
                 "",
                 "The audit command on a real folder (`python benchmarks/audit_folder.py --mtd-root <mtd> --ratio 0.1 "
                 "--seed 0 --config configs/model/adl_cpu.yaml`; `--model PaDiM`: the command's stock PaDiM, fitted "

@@ -10,7 +10,7 @@ from anomalib_contam.report import (
     ad2_flags_table,
     ad2_maps_table,
     adl_recipe_length_table,
-    adl_textures_table,
+    adl_variants_table,
     audit_folder_table,
     comparison_table,
     contamination_table,
@@ -220,12 +220,14 @@ def test_adl_recipe_length_table_keeps_a_ratio_where_only_the_500_step_recipe_ra
     assert "| 0% |" not in table
 
 
-def test_adl_textures_table_pairs_the_textured_runs_with_adl_and_padim_on_their_ratios() -> None:
+def test_adl_variants_table_pairs_the_variant_runs_with_adl_and_padim_on_their_ratios() -> None:
     textured = _row(model="ADL-skimage-textures", dataset="mtd", setting="contaminated", ratio="0.2", seed="0",
                     image_auroc="0.77", audit_precision_at_n="0.4")  # fmt: skip
-    table = adl_textures_table([*CONTAMINATED, textured])
-    assert "| ADL image AUROC | ADL-skimage-textures image AUROC | PaDiM image AUROC |" in table
-    assert "| mtd | contaminated | 20% | 0.750 ± 0.071 (2 seeds) | 0.770 (1 seed) | 0.600 (1 seed) |" in table
+    table = adl_variants_table([*CONTAMINATED, textured])
+    header = "| ADL image AUROC | ADL-skimage-textures image AUROC | ADL-input-norm image AUROC | PaDiM image AUROC |"
+    assert header in table
+    row = "| mtd | contaminated | 20% | 0.750 ± 0.071 (2 seeds) | 0.770 (1 seed) | not measured | 0.600 (1 seed) |"
+    assert row in table
     assert "| 0% |" not in table
     assert "drop" not in table
 
