@@ -399,8 +399,8 @@ def adl_recipe_length_table(rows: list[dict[str, str]]) -> str:
 
 
 # ADL's CPU recipe with one input changed: its Perlin masks filled from scikit-image's photographs instead of
-# Perlin noise, or its images normalised as Lite0 expects instead of the code's [0, 1].
-ADL_VARIANTS = ["ADL", "ADL-skimage-textures", "ADL-input-norm", "PaDiM"]
+# Perlin noise, or its images normalised as Lite0 expects instead of the code's [0, 1] (and its backbone frozen).
+ADL_VARIANTS = ["ADL", "ADL-skimage-textures", "ADL-input-norm", "ADL-frozen-backbone", "PaDiM"]
 
 
 def adl_variants_table(rows: list[dict[str, str]]) -> str:

@@ -204,7 +204,8 @@ def write_results_page(path: Path = Path("docs/results.md"), root: Path = RESULT
                 "",
                 "One change to the 80-step CPU recipe (diagnostics): its Perlin masks filled from the photographs "
                 "bundled with scikit-image (`texture_root: scikit-image`) instead of Perlin noise, or its inputs "
-                "normalised as Lite0 expects (`input_normalization: true`) instead of the code's [0, 1]:",
+                "normalised as Lite0 expects (`input_normalization: true`) instead of the code's [0, 1], or that "
+                "with the pretrained backbone frozen (`freeze_backbone: true`; only the up-blocks and heads train):",
                 "",
                 TABLES["adl-variants"](),
                 "",

@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 import torch
-from anomalib.data import InferenceBatch
+from anomalib.data import ImageBatch, InferenceBatch
 from PIL import Image
 
 from anomalib_contam import ADL
@@ -112,3 +112,31 @@ def test_texture_root_fills_the_pseudo_anomalies(tmp_path, caplog: pytest.LogCap
     missing = ADL(pretrained=False, image_size=32, texture_root=str(tmp_path / "nope"))
     assert missing.pseudo_anomaly_generator().anomaly_source_paths == []
     assert str(tmp_path / "nope") in caplog.text
+
+
+def test_freeze_backbone_trains_only_the_up_blocks_and_heads() -> None:
+    torch.manual_seed(0)
+    model = ADL(pretrained=False, image_size=32, batch_normal=2, batch_pseudo=2, freeze_backbone=True)
+    model.generator = model.pseudo_anomaly_generator()  # on_fit_start's job
+    backbone = model.model.feature_extractor
+    before = {name: value.clone() for name, value in backbone.state_dict().items()}  # weights and BN statistics
+    up_block = model.model.up3[1].weight.detach().clone()
+    optimizer = model.configure_optimizers()["optimizer"]
+    trained = {id(parameter) for group in optimizer.param_groups for parameter in group["params"]}
+    assert not any(id(parameter) in trained for parameter in backbone.parameters())
+    model.train()
+    batch = ImageBatch(image=torch.rand(4, 3, 32, 32), gt_label=torch.zeros(4, dtype=torch.long),
+                       image_path=[f"img_{i}.png" for i in range(4)])  # fmt: skip
+    loss = model.training_step(batch, 0)["loss"]
+    loss.backward()
+    optimizer.step()
+    assert not backbone.training
+    assert all(torch.equal(before[name], value) for name, value in backbone.state_dict().items())
+    assert not torch.equal(up_block, model.model.up3[1].weight)
+    # Fine-tuning (the default) moves the backbone's BatchNorm statistics on the same step.
+    tuned = ADL(pretrained=False, image_size=32, batch_normal=2, batch_pseudo=2)
+    tuned.generator = tuned.pseudo_anomaly_generator()
+    tuned_before = {name: value.clone() for name, value in tuned.model.feature_extractor.state_dict().items()}
+    tuned.train()
+    tuned.training_step(batch, 0)
+    assert any(not torch.equal(tuned_before[n], v) for n, v in tuned.model.feature_extractor.state_dict().items())

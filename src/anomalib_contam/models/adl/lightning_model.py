@@ -95,6 +95,8 @@ class ADL(DeviationModelMixin, AnomalibModule):
             for Perlin-noise textures. A missing or empty folder falls back to Perlin noise with a
             warning (never a download).
         input_normalization: Normalise inputs as the backbone expects (the code feeds [0, 1]).
+        freeze_backbone: Keep the pretrained backbone fixed, BatchNorm statistics included, and train only
+            the up-blocks and heads (the code fine-tunes it; a diagnostic, best with ``input_normalization``).
         audit: Write the training-data audit when training ends.
         pre_processor: Pre-processor, or ``True`` for resize (+ normalisation if enabled).
         post_processor: Post-processor, or ``True`` for anomalib's default.
@@ -129,6 +131,7 @@ class ADL(DeviationModelMixin, AnomalibModule):
         rotation_degrees: float = 90.0,
         texture_root: str | None = None,
         input_normalization: bool = False,
+        freeze_backbone: bool = False,
         audit: bool = True,
         pre_processor: nn.Module | bool = True,
         post_processor: nn.Module | bool = True,
@@ -153,6 +156,8 @@ class ADL(DeviationModelMixin, AnomalibModule):
             feature_stages=tuple(feature_stages or (2, 3, 4)),
             topk_ratio=topk_ratio,
         )
+        if freeze_backbone:
+            self.model.feature_extractor.requires_grad_(False)
         self.loss = ADLLoss(margin, alpha, lam, refine_probability, reweight)
         # ADL needs no labelled anomalies: every slot is a training image (label 0).
         self.composition = BatchComposition(batch_normal + batch_pseudo, 0, steps_per_epoch)
@@ -224,6 +229,9 @@ class ADL(DeviationModelMixin, AnomalibModule):
         inputs = torch.cat([normal, pseudo])
         targets = torch.cat([torch.zeros(len(normal)), torch.ones(len(pseudo))]).to(inputs.device)
         masks = torch.cat([torch.zeros_like(pseudo_masks[:1]).expand(len(normal), -1, -1, -1), pseudo_masks])
+        if self.hparams.freeze_backbone:
+            # Lightning puts the whole module in train mode each epoch; a fixed backbone keeps its statistics.
+            self.model.feature_extractor.eval()
         outputs = self.model(inputs)
         step = self.global_step
         # Checked before the loss: binary cross-entropy raises its own opaque error on NaN probabilities.
@@ -316,10 +324,9 @@ class ADL(DeviationModelMixin, AnomalibModule):
 
     # ------------------------------------------------------------------ anomalib contract
     def configure_optimizers(self) -> dict[str, Any]:
-        """Adam on every parameter; StepLR stepped after each epoch (the code)."""
-        optimizer = torch.optim.Adam(
-            self.model.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
-        )
+        """Adam on every trainable parameter; StepLR stepped after each epoch (the code)."""
+        trainable = [parameter for parameter in self.model.parameters() if parameter.requires_grad]
+        optimizer = torch.optim.Adam(trainable, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
         scheduler = torch.optim.lr_scheduler.StepLR(
             optimizer, step_size=self.hparams.lr_step_epochs, gamma=self.hparams.lr_gamma
         )
