@@ -16,6 +16,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from anomalib_contam.benchmark import KEY_COLUMNS, read_rows
 
@@ -430,8 +431,8 @@ def dra_heads_table(rows: list[dict[str, str]]) -> str:
     return "\n".join(lines)
 
 
-def _per_run_table(columns: list[str], rows: list[dict[str, str]], cells: Callable[[dict[str, str]], list[str]]) -> str:
-    """One line per CSV row (a diagnostic's runs), or a "not measured" line when there is none."""
+def _per_run_table(columns: list[str], rows: list[Any], cells: Callable[[Any], list[str]]) -> str:
+    """One line per run (a diagnostic's CSV row or rows), or a "not measured" line when there is none."""
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cells(row)) + " |" for row in rows]
     if not rows:
@@ -446,6 +447,44 @@ def ad2_maps_table(rows: list[dict[str, str]]) -> str:
         rows,
         lambda r: [r["dataset"], f"{float(r['ratio']):.0%}", r["nmfe"], r["atdr"], r["score"], _3(r["image_auroc"])],
     )
+
+
+ADL_PROXY_REAL, ADL_PROXY_PSEUDO = "real defects (all types)", "pseudo anomalies from the good test images"
+
+
+def adl_proxy_table(rows: list[dict[str, str]]) -> str:
+    """ADL's score on its own pseudo anomalies vs on real defects (``benchmarks/adl_proxy.py``), one line per run."""
+    runs: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        runs.setdefault(row["checkpoint"], []).append(row)
+
+    def cells(run: list[dict[str, str]]) -> list[str]:
+        first, by_positives = run[0], {r["positives"]: r["image_auroc"] for r in run}
+        changes = [
+            name
+            for name, on in (
+                (f"texture_root: {first['texture_root']}", bool(first["texture_root"])),
+                ("input_normalization", first["input_normalization"] == "True"),
+                ("freeze_backbone", first["freeze_backbone"] == "True"),
+            )
+            if on
+        ]
+        prefix = "real defects: "
+        typed = [r for r in run if r["positives"].startswith(prefix)]
+        types = [f"{r['positives'].removeprefix(prefix)} {_3(r['image_auroc'])}" for r in typed]
+        return [
+            first["dataset"],
+            f"{float(first['ratio']):.0%}",
+            first["train_steps"],
+            ", ".join(changes) or "-",
+            _3(by_positives[ADL_PROXY_REAL]),
+            ", ".join(types) or "-",
+            _3(by_positives[ADL_PROXY_PSEUDO]),
+        ]
+
+    columns = ["dataset", "ratio", "steps", "recipe change", "real defects AUROC", "per defect type"]
+    ordered = sorted(runs.values(), key=lambda run: (run[0]["dataset"], run[0]["ratio"], int(run[0]["train_steps"])))
+    return _per_run_table([*columns, "pseudo anomalies AUROC"], ordered, cells)
 
 
 def ad2_atdr_table(rows: list[dict[str, str]]) -> str:
@@ -525,6 +564,7 @@ TABLES: dict[str, Callable[[], str]] = {
     ),
     "dra-heads": lambda: dra_heads_table(read_rows(Path("benchmarks/results/dra-heads/results.csv"))),
     "which-model": which_model_table,
+    "adl-proxy": lambda: adl_proxy_table(read_rows(Path("benchmarks/results/adl-proxy/results.csv"))),
     "ad2-maps": lambda: ad2_maps_table(read_rows(Path("benchmarks/results/ad2-maps/results.csv"))),
     "ad2-atdr": lambda: ad2_atdr_table(read_rows(Path("benchmarks/results/ad2-atdr/results.csv"))),
     "ad2-flags": lambda: ad2_flags_table(read_rows(Path("benchmarks/results/ad2-flags/results.csv"))),

@@ -209,6 +209,13 @@ def write_results_page(path: Path = Path("docs/results.md"), root: Path = RESULT
                 "",
                 TABLES["adl-variants"](),
                 "",
+                "What the trained score separates (`python benchmarks/adl_proxy.py`, "
+                "`benchmarks/results/adl-proxy/results.csv`): the good test images against the real defects, per "
+                "defect type, and against pseudo anomalies the model's own generator makes from them (its training "
+                "task on unseen images):",
+                "",
+                TABLES["adl-proxy"](),
+                "",
                 "The audit command on a real folder (`python benchmarks/audit_folder.py --mtd-root <mtd> --ratio 0.1 "
                 "--seed 0 --config configs/model/adl_cpu.yaml`; `--model PaDiM`: the command's stock PaDiM, fitted "
                 "on the folder and ranking its own images; `benchmarks/results/audit-folder/results.csv`): "

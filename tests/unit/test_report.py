@@ -9,6 +9,7 @@ from anomalib_contam.report import (
     ad2_atdr_table,
     ad2_flags_table,
     ad2_maps_table,
+    adl_proxy_table,
     adl_recipe_length_table,
     adl_variants_table,
     audit_folder_table,
@@ -282,3 +283,28 @@ def test_audit_folder_table_has_a_row_per_measurement_and_says_when_none_exists(
     assert "| ADL | `configs/model/adl_cpu.yaml` | mtd | 10% | 0 | 793 | 79 | 0.630 | 0.215 | 0.100 | 435 |" in table
     assert "| 1 | 793 | 79 | 0.700 |" in table
     assert "not measured" in audit_folder_table([])
+
+
+def _proxy_row(checkpoint: str, positives: str, auroc: str, **values: str) -> dict[str, str]:
+    run = {"dataset": "mtd", "ratio": "0.0", "train_steps": "80", "texture_root": "", "input_normalization": "False",
+           "freeze_backbone": "False"}  # fmt: skip
+    return {**run, **values, "checkpoint": checkpoint, "positives": positives, "image_auroc": auroc}
+
+
+def test_adl_proxy_table_puts_each_run_on_one_line_with_its_defect_types() -> None:
+    rows = [
+        _proxy_row("b.ckpt", "real defects (all types)", "0.74", train_steps="500"),
+        _proxy_row("b.ckpt", "pseudo anomalies from the good test images", "0.99", train_steps="500"),
+        _proxy_row("a.ckpt", "real defects (all types)", "0.7", freeze_backbone="True"),
+        _proxy_row("a.ckpt", "real defects: crack", "0.61", freeze_backbone="True"),
+        _proxy_row("a.ckpt", "real defects: fray", "0.84", freeze_backbone="True"),
+        _proxy_row("a.ckpt", "pseudo anomalies from the good test images", "0.93", freeze_backbone="True"),
+    ]
+    lines = adl_proxy_table(rows).splitlines()
+    assert lines[0] == (
+        "| dataset | ratio | steps | recipe change | real defects AUROC | per defect type | pseudo anomalies AUROC |"
+    )
+    # ordered by recipe length; the run without per-type rows gets a dash
+    assert lines[2] == "| mtd | 0% | 80 | freeze_backbone | 0.700 | crack 0.610, fray 0.840 | 0.930 |"
+    assert lines[3] == "| mtd | 0% | 500 | - | 0.740 | - | 0.990 |"
+    assert "not measured" in adl_proxy_table([])
