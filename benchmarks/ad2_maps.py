@@ -20,23 +20,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from checkpoint_diagnostics import auroc, run_cli, run_manifest, test_batches
+from checkpoint_diagnostics import auroc, contaminated_setting, run_cli, run_manifest, test_batches
 
 from anomalib_contam import AD2
 
 COLUMNS = ["checkpoint", "dataset", "ratio", "nmfe", "atdr", "score", "image_auroc", "n_test"]
-SPLIT_PARAMETERS = ("ratio_base", "overlap", "perturbation", "replacement", "clean_holdout_ratio")
 
 
 def map_aurocs(checkpoint: Path, data_config: str) -> list[dict[str, str]]:
     """One row per score (raw ST max, raw AE max, combined max and mean) for one checkpoint."""
     manifest = run_manifest(checkpoint)
     parameters = manifest["parameters"]
-    setting = {
-        "setting": "contaminated",
-        "ratio": parameters["contamination_ratio"],
-        "overrides": {key: parameters[key] for key in SPLIT_PARAMETERS},
-    }
+    setting = contaminated_setting(manifest)
     model = AD2.load_from_checkpoint(checkpoint, map_location="cpu").eval()
     scores: dict[str, list[torch.Tensor]] = {}
     labels: list[torch.Tensor] = []

@@ -27,7 +27,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import torch
-from checkpoint_diagnostics import auroc, run_cli, run_manifest, test_batches
+from checkpoint_diagnostics import auroc, contaminated_setting, run_cli, run_manifest, test_batches
 
 from anomalib_contam import ADL
 
@@ -44,18 +44,13 @@ COLUMNS = [
     "n_good",
     "n_positive",
 ]
-SPLIT_PARAMETERS = ("ratio_base", "overlap", "perturbation", "perturbation_sigma", "replacement", "clean_holdout_ratio")
 
 
 def proxy_aurocs(checkpoint: Path, data_config: str) -> list[dict[str, str]]:
     """One row per positive set (all real defects, each defect type, pseudo anomalies) for one checkpoint."""
     manifest = run_manifest(checkpoint)
     parameters = manifest["parameters"]
-    setting = {
-        "setting": "contaminated",
-        "ratio": parameters["contamination_ratio"],
-        "overrides": {key: parameters[key] for key in SPLIT_PARAMETERS if key in parameters},
-    }
+    setting = contaminated_setting(manifest)
     model = ADL.load_from_checkpoint(checkpoint, map_location="cpu").eval()
     generator = model.pseudo_anomaly_generator()
     torch.manual_seed(0)  # the same pseudo anomalies for every checkpoint of one test set

@@ -37,6 +37,20 @@ def run_manifest(checkpoint: Path) -> dict[str, Any]:
     return json.loads((checkpoint.parents[2] / "manifest.json").read_text())
 
 
+# The contamination split's parameters a manifest records, those a rebuilt test set must repeat.
+SPLIT_PARAMETERS = ("ratio_base", "overlap", "perturbation", "perturbation_sigma", "replacement", "clean_holdout_ratio")
+
+
+def contaminated_setting(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The benchmark setting that rebuilds the contaminated split a run's ``manifest`` describes."""
+    parameters = manifest["parameters"]
+    return {
+        "setting": "contaminated",
+        "ratio": parameters["contamination_ratio"],
+        "overrides": {key: parameters[key] for key in SPLIT_PARAMETERS if key in parameters},
+    }
+
+
 def training_audit(checkpoint: Path) -> tuple[list[dict[str, str]], torch.Tensor]:
     """That run's ``training_audit.csv`` rows and, per row, whether the image was injected."""
     with (checkpoint.parents[2] / "training_audit.csv").open() as audit:

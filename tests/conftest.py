@@ -14,6 +14,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -89,6 +90,19 @@ def mvtec(root: Path, category: str = "synth", **kwargs):
     kwargs.setdefault("train_batch_size", 4)
     kwargs.setdefault("eval_batch_size", 4)
     return MVTecAD(root=root, category=category, **kwargs)
+
+
+def synthetic_data_config(tmp: Path, **wrapper_args: object) -> Path:
+    """Write ``tmp/data.yaml``: the contamination wrapper around ``make_mvtec_like``'s dataset in ``tmp/data``."""
+    inner = {"root": str(tmp / "data"), "category": "synth", "num_workers": 0, "train_batch_size": 4,
+             "eval_batch_size": 8}  # fmt: skip
+    config = {
+        "class_path": "anomalib_contam.data.ContaminatedDataModule",
+        "init_args": {"datamodule": {"class_path": "anomalib.data.MVTecAD", "init_args": inner}, **wrapper_args},
+    }
+    path = tmp / "data.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
 
 
 def load_benchmark_script(name: str) -> ModuleType:

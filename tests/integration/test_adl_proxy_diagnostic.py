@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.conftest import load_benchmark_script, make_mvtec_like
+from tests.conftest import load_benchmark_script, make_mvtec_like, synthetic_data_config
 
 from anomalib_contam.benchmark import run_grid
 
@@ -17,19 +17,7 @@ pytestmark = pytest.mark.integration
 
 def test_proxy_rows_reproduce_the_runs_image_auroc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     make_mvtec_like(tmp_path / "data")
-    data = {
-        "class_path": "anomalib_contam.data.ContaminatedDataModule",
-        "init_args": {
-            "datamodule": {
-                "class_path": "anomalib.data.MVTecAD",
-                "init_args": {"root": str(tmp_path / "data"), "category": "synth", "num_workers": 0,
-                              "train_batch_size": 4, "eval_batch_size": 8},
-            },
-            "ratio_base": "total",
-            "perturbation": "gaussian_jpeg",
-        },
-    }  # fmt: skip
-    (tmp_path / "data.yaml").write_text(yaml.safe_dump(data))
+    synthetic_data_config(tmp_path, ratio_base="total", perturbation="gaussian_jpeg")
     tiny = {"pretrained": False, "image_size": 64, "batch_normal": 2, "batch_pseudo": 2, "steps_per_epoch": 2,
             "num_epochs": 1, "freeze_backbone": True}  # fmt: skip
     model = {"name": "ADL", "class_path": "anomalib_contam.ADL", "init_args": tiny, "engine": {"max_epochs": 1}}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from tests.conftest import make_mvtec_like
+from tests.conftest import make_mvtec_like, synthetic_data_config
 
 from anomalib_contam.benchmark import COLUMNS, run_grid
 from anomalib_contam.latency import cpu_name
@@ -19,17 +19,7 @@ pytestmark = pytest.mark.integration
 
 def test_grid_runs_resumes_and_records_failures(tmp_path: Path) -> None:
     make_mvtec_like(tmp_path / "data")
-    data = {
-        "class_path": "anomalib_contam.data.ContaminatedDataModule",
-        "init_args": {
-            "datamodule": {
-                "class_path": "anomalib.data.MVTecAD",
-                "init_args": {"root": str(tmp_path / "data"), "category": "synth", "num_workers": 0,
-                              "train_batch_size": 4, "eval_batch_size": 8},
-            },
-        },
-    }  # fmt: skip
-    (tmp_path / "data.yaml").write_text(yaml.safe_dump(data))
+    synthetic_data_config(tmp_path)
     tiny = {"pretrained": False, "image_size": 64, "batch_normal": 2, "batch_anomalous": 2,
             "steps_per_epoch": 2, "num_epochs": 1}  # fmt: skip
     grid = {

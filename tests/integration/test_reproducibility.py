@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from tests.conftest import make_mvtec_like
+from tests.conftest import make_mvtec_like, synthetic_data_config
 
 from anomalib_contam.benchmark import run_grid
 from anomalib_contam.cli import main as cli_main
@@ -22,16 +22,7 @@ TINY = {"pretrained": False, "image_size": 64, "batch_normal": 2, "batch_anomalo
 
 
 def _write_grid(tmp: Path, seeds: list[int], settings: list[dict]) -> Path:
-    data = {
-        "class_path": "anomalib_contam.data.ContaminatedDataModule",
-        "init_args": {
-            "datamodule": {"class_path": "anomalib.data.MVTecAD",
-                           "init_args": {"root": str(tmp / "data"), "category": "synth", "num_workers": 0,
-                                         "train_batch_size": 4, "eval_batch_size": 8}},
-            "seed": 7,
-        },
-    }  # fmt: skip
-    (tmp / "data.yaml").write_text(yaml.safe_dump(data))
+    synthetic_data_config(tmp, seed=7)
     grid = {
         "suite": "tiny",
         "engine": {"accelerator": "cpu", "devices": 1},
