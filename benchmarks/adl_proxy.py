@@ -30,6 +30,7 @@ import torch
 from checkpoint_diagnostics import auroc, contaminated_setting, run_cli, run_manifest, test_batches
 
 from anomalib_contam import ADL
+from anomalib_contam.report import ADL_PROXY_PSEUDO, ADL_PROXY_REAL, ADL_PROXY_TYPE_PREFIX
 
 COLUMNS = [
     "checkpoint",
@@ -69,10 +70,10 @@ def proxy_aurocs(checkpoint: Path, data_config: str) -> list[dict[str, str]]:
                 made, _ = generator(raw)
                 pseudo.append(model.model((made - model._mean) / model._std).pred_score.flatten())
     good_scores = torch.cat(good)
-    positive_sets = {"real defects (all types)": torch.cat([torch.cat(v) for v in defects.values()])}
+    positive_sets = {ADL_PROXY_REAL: torch.cat([torch.cat(v) for v in defects.values()])}
     if len(defects) > 1:
-        positive_sets |= {f"real defects: {name}": torch.cat(values) for name, values in sorted(defects.items())}
-    positive_sets["pseudo anomalies from the good test images"] = torch.cat(pseudo)
+        positive_sets |= {f"{ADL_PROXY_TYPE_PREFIX}{name}": torch.cat(v) for name, v in sorted(defects.items())}
+    positive_sets[ADL_PROXY_PSEUDO] = torch.cat(pseudo)
     hparams = model.hparams
     return [
         {

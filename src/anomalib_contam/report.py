@@ -449,7 +449,9 @@ def ad2_maps_table(rows: list[dict[str, str]]) -> str:
     )
 
 
+# The "positives" of benchmarks/adl_proxy.py's rows (written there with these names).
 ADL_PROXY_REAL, ADL_PROXY_PSEUDO = "real defects (all types)", "pseudo anomalies from the good test images"
+ADL_PROXY_TYPE_PREFIX = "real defects: "
 
 
 def adl_proxy_table(rows: list[dict[str, str]]) -> str:
@@ -460,18 +462,10 @@ def adl_proxy_table(rows: list[dict[str, str]]) -> str:
 
     def cells(run: list[dict[str, str]]) -> list[str]:
         first, by_positives = run[0], {r["positives"]: r["image_auroc"] for r in run}
-        changes = [
-            name
-            for name, on in (
-                (f"texture_root: {first['texture_root']}", bool(first["texture_root"])),
-                ("input_normalization", first["input_normalization"] == "True"),
-                ("freeze_backbone", first["freeze_backbone"] == "True"),
-            )
-            if on
-        ]
-        prefix = "real defects: "
-        typed = [r for r in run if r["positives"].startswith(prefix)]
-        types = [f"{r['positives'].removeprefix(prefix)} {_3(r['image_auroc'])}" for r in typed]
+        changes = [f"texture_root: {first['texture_root']}"] if first["texture_root"] else []
+        changes += [flag for flag in ("input_normalization", "freeze_backbone") if first[flag] == "True"]
+        typed = [r for r in run if r["positives"].startswith(ADL_PROXY_TYPE_PREFIX)]
+        types = [f"{r['positives'].removeprefix(ADL_PROXY_TYPE_PREFIX)} {_3(r['image_auroc'])}" for r in typed]
         return [
             first["dataset"],
             f"{float(first['ratio']):.0%}",
