@@ -20,7 +20,7 @@ import torch
 from anomalib.data import AnomalibDataModule
 from sklearn.metrics import roc_auc_score
 
-from anomalib_contam.benchmark import build_datamodule
+from anomalib_contam.benchmark import build_datamodule, resolved_path
 
 
 def auroc(scores: torch.Tensor, labels: torch.Tensor) -> float:
@@ -69,16 +69,6 @@ def test_batches(data_config: str, setting: dict[str, Any], model: Any) -> Itera
         yield batch, images
 
 
-def run_path(checkpoint: Path) -> Path:
-    """``checkpoint`` with links such as anomalib's ``latest`` run directory resolved.
-
-    A row must keep naming the same run after ``latest`` moves on to the next one; kept relative to the working
-    directory when it lies below it, as the committed rows are.
-    """
-    resolved = checkpoint.resolve()
-    return resolved.relative_to(Path.cwd()) if resolved.is_relative_to(Path.cwd()) else resolved
-
-
 def append_rows(
     output: Path,
     columns: list[str],
@@ -97,7 +87,7 @@ def append_rows(
         writer = csv.DictWriter(handle, fieldnames=columns)
         if new:
             writer.writeheader()
-        for checkpoint in map(run_path, checkpoints):
+        for checkpoint in (Path(resolved_path(checkpoint)) for checkpoint in checkpoints):
             rows = score(checkpoint)
             writer.writerows(rows)
             handle.flush()

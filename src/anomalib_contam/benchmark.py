@@ -77,6 +77,7 @@ COLUMNS = [
     "n_injected",
     "train_steps",
     "machine",
+    "run_dir",
 ]
 KEY_COLUMNS = ["model", "dataset", "category", "setting", "ratio", "shots", "known_class", "seed"]
 
@@ -267,6 +268,8 @@ def execute(run: Run, work_dir: Path) -> dict[str, Any]:
         start = time.perf_counter()
         engine.fit(model, datamodule=datamodule)
         row["train_seconds"] = f"{time.perf_counter() - start:.1f}"
+        # Runs of one model class share ``<work>/<class>/<dataset>/<category>/v<N>``: the row names its own.
+        row["run_dir"] = resolved_path(Path(engine.trainer.default_root_dir))
         _check_normalization(model)
         start = time.perf_counter()
         results = engine.test(model, datamodule=datamodule, verbose=False)
@@ -297,6 +300,15 @@ def execute(run: Run, work_dir: Path) -> dict[str, Any]:
         row["error"] = f"{type(exc).__name__}: {exc}".replace("\n", " ")[:500]
         row["notes"] = traceback.format_exc(limit=1).replace("\n", " ")[:300]
     return row
+
+
+def resolved_path(path: Path) -> str:
+    """``path`` with links resolved (a row keeps naming its run after anomalib's ``latest`` moves on).
+
+    Relative to the working directory when it lies below it, as the committed rows are.
+    """
+    resolved = path.resolve()
+    return str(resolved.relative_to(Path.cwd()) if resolved.is_relative_to(Path.cwd()) else resolved)
 
 
 def describe_machine(trainer: Any = None) -> str:

@@ -54,9 +54,13 @@ def test_grid_runs_resumes_and_records_failures(tmp_path: Path) -> None:
     gpu = f"; {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
     assert all(row["machine"] == cpu + gpu for row in good)
     assert {row["known_class"] for row in good} == {"", "dent"}
+    # Each row names its own run directory (runs of one class share <class>/<dataset>/<category>/v<N>).
+    assert len({row["run_dir"] for row in good}) == len(good)
+    assert all((Path(row["run_dir"]) / "weights" / "lightning" / "model.ckpt").is_file() for row in good)
+    assert all("latest" not in Path(row["run_dir"]).parts for row in good)
     broken = [row for row in rows if row["model"] == "Broken"]
     assert all("batch_anomalous" in row["error"] for row in broken)
-    assert all(row["machine"] == cpu for row in broken)  # refused before a trainer existed
+    assert all(row["machine"] == cpu and not row["run_dir"] for row in broken)  # refused before a trainer existed
     # Resume: finished rows are skipped, failed ones are tried again (and fail again).
     run_grid(grid_path, tmp_path / "out", tmp_path / "work")
     rows = list(csv.DictReader(csv_path.open()))
