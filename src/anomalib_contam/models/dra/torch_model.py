@@ -18,6 +18,8 @@ from torch import nn
 from anomalib_contam.components import FeatureExtractor, TopKHead, image_pyramid
 
 HEADS = ("normal", "seen", "pseudo", "residual")
+# The attribute holding each head's module: its state-dict prefix, which checkpoints keep.
+HEAD_ATTRIBUTES = {"normal": "normal_head", "seen": "seen_head", "pseudo": "pseudo_head", "residual": "composite_head"}
 
 
 class HolisticHead(nn.Module):
@@ -107,10 +109,8 @@ class DRAModel(nn.Module):
         self.composite_head = CompositeHead(channels, topk_ratio)
         # A disabled head stays in the state dict (one checkpoint layout) but trains nothing: DDP without
         # find_unused_parameters stops at a trainable parameter that gets no gradient.
-        modules = {"normal": self.normal_head, "seen": self.seen_head, "pseudo": self.pseudo_head,
-                   "residual": self.composite_head}  # fmt: skip
-        for head, module in modules.items():
-            module.requires_grad_(head in self.heads)
+        for head in HEADS:
+            self.head_module(head).requires_grad_(head in self.heads)
         for level, size in enumerate(self._feature_sizes(image_size)):
             self.register_buffer(f"reference_{level}", torch.zeros(1, channels, *size))
 
@@ -122,6 +122,10 @@ class DRAModel(nn.Module):
             sizes = [tuple(self.feature_extractor(level)[-1].shape[-2:]) for level in self.pyramid(probe)]
         self.feature_extractor.train(was_training)
         return sizes  # type: ignore[return-value]
+
+    def head_module(self, head: str) -> nn.Module:
+        """The module of a head named in :data:`HEADS`."""
+        return getattr(self, HEAD_ATTRIBUTES[head])
 
     def reference(self, level: int) -> torch.Tensor:
         """Stored mean reference feature map of a pyramid level, ``(1, C, h, w)``."""
@@ -151,9 +155,9 @@ class DRAModel(nn.Module):
             features = all_features[n_refs:]
             if "normal" in self.heads:
                 scores["normal"].append(self.normal_head(features))
-            for head, module in (("seen", self.seen_head), ("pseudo", self.pseudo_head)):
+            for head in ("seen", "pseudo"):
                 if head in self.heads:
-                    score, patch_map = module(features)
+                    score, patch_map = self.head_module(head)(features)
                     scores[head].append(score)
                     maps[head].append(patch_map)
             if "residual" in self.heads:
