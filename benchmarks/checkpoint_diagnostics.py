@@ -87,7 +87,7 @@ def append_rows(
         writer = csv.DictWriter(handle, fieldnames=columns)
         if new:
             writer.writeheader()
-        for checkpoint in (Path(resolved_path(checkpoint)) for checkpoint in checkpoints):
+        for checkpoint in map(resolved_path, checkpoints):
             rows = score(checkpoint)
             writer.writerows(rows)
             handle.flush()

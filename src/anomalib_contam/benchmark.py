@@ -269,7 +269,7 @@ def execute(run: Run, work_dir: Path) -> dict[str, Any]:
         engine.fit(model, datamodule=datamodule)
         row["train_seconds"] = f"{time.perf_counter() - start:.1f}"
         # Runs of one model class share ``<work>/<class>/<dataset>/<category>/v<N>``: the row names its own.
-        row["run_dir"] = resolved_path(Path(engine.trainer.default_root_dir))
+        row["run_dir"] = str(resolved_path(Path(engine.trainer.default_root_dir)))
         _check_normalization(model)
         start = time.perf_counter()
         results = engine.test(model, datamodule=datamodule, verbose=False)
@@ -302,13 +302,13 @@ def execute(run: Run, work_dir: Path) -> dict[str, Any]:
     return row
 
 
-def resolved_path(path: Path) -> str:
+def resolved_path(path: Path) -> Path:
     """``path`` with links resolved (a row keeps naming its run after anomalib's ``latest`` moves on).
 
     Relative to the working directory when it lies below it, as the committed rows are.
     """
     resolved = path.resolve()
-    return str(resolved.relative_to(Path.cwd()) if resolved.is_relative_to(Path.cwd()) else resolved)
+    return resolved.relative_to(Path.cwd()) if resolved.is_relative_to(Path.cwd()) else resolved
 
 
 def describe_machine(trainer: Any = None) -> str:

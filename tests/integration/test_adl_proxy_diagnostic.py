@@ -27,7 +27,7 @@ def test_proxy_rows_reproduce_the_runs_image_auroc(tmp_path: Path, monkeypatch: 
     (tmp_path / "grid.yaml").write_text(yaml.safe_dump(grid))
     (run,) = csv.DictReader(run_grid(tmp_path / "grid.yaml", tmp_path / "out", tmp_path / "work").open())
     assert not run["error"]
-    (checkpoint,) = (tmp_path / "work").rglob("model.ckpt")
+    checkpoint = Path(run["run_dir"]) / "weights" / "lightning" / "model.ckpt"  # the row names its run
     monkeypatch.chdir(tmp_path)
     rows = load_benchmark_script("adl_proxy").proxy_aurocs(checkpoint, str(tmp_path / "data.yaml"))
     by_positives = {row["positives"]: row for row in rows}

@@ -17,9 +17,9 @@ from torch import nn
 
 from anomalib_contam.components import FeatureExtractor, TopKHead, image_pyramid
 
-HEADS = ("normal", "seen", "pseudo", "residual")
-# The attribute holding each head's module: its state-dict prefix, which checkpoints keep.
+# Each head's name and the attribute holding its module (its state-dict prefix, which checkpoints keep).
 HEAD_ATTRIBUTES = {"normal": "normal_head", "seen": "seen_head", "pseudo": "pseudo_head", "residual": "composite_head"}
+HEADS = tuple(HEAD_ATTRIBUTES)
 
 
 class HolisticHead(nn.Module):
