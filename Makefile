@@ -5,6 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
+PACKAGE := $(VENV)/.package-installed
 
 .PHONY: quickstart test lint install benchmark-devnet clean
 
@@ -13,21 +14,28 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "torch==2.14.1" "torchvision==0.29.1" || $(PIP) install -q "torch>=2.10" "torchvision>=0.25"
 	$(PIP) install -q ".[test]"
-	touch $(STAMP)
+	touch $(STAMP) $(PACKAGE)
 
-install: $(STAMP)
+# The package is installed non-editable (the tests check what a wheel ships); reinstall it whenever a file under
+# src/ changed, so that `make quickstart` and the benchmarks never run an older copy of the code.
+$(PACKAGE): $(STAMP) $(shell find src -type f -not -path '*/__pycache__/*')
+	$(PIP) install -q --no-deps --force-reinstall .
+	touch $(PACKAGE)
 
-quickstart: $(STAMP)
+install: $(PACKAGE)
+
+quickstart: $(PACKAGE)
 	HF_HUB_OFFLINE=1 $(VENV)/bin/anomalib-contam quickstart
 
 test: $(STAMP)
 	$(PIP) install -q --no-deps --force-reinstall .
+	touch $(PACKAGE)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider tests
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests
 
-benchmark-devnet: $(STAMP)
+benchmark-devnet: $(PACKAGE)
 	HF_HUB_OFFLINE=1 $(VENV)/bin/anomalib-contam benchmark --config benchmarks/devnet.yaml
 
 clean:
