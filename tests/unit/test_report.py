@@ -17,6 +17,7 @@ from anomalib_contam.report import (
     contamination_table,
     dra_ablation_table,
     dra_heads_table,
+    paired_difference_table,
     paper_table,
     ranking_cell,
     recipe_length_table,
@@ -86,6 +87,42 @@ def test_drop_is_not_measured_when_no_seed_ran_at_both_ratios() -> None:
     ]
     table = contamination_table(rows, ["ADL"])
     assert "| mtd | **drop 0 % → 20 %** | | not measured (no seed at both ratios) |" in table
+
+
+def _scores(model: str, dataset: str, ratio: str, by_seed: dict[str, str]) -> list[dict[str, str]]:
+    return [
+        _row(model=model, dataset=dataset, setting="contaminated", ratio=ratio, seed=seed, image_auroc=auroc)
+        for seed, auroc in by_seed.items()
+    ]
+
+
+def test_paired_difference_table_pairs_seeds_and_reads_the_goal() -> None:
+    rows = [
+        *_scores("AD2", "mtd", "0", {"0": "0.775"}),
+        *_scores("EfficientAD", "mtd", "0", {"0": "0.760"}),  # 0 %: +0.015 is outside the 0.01 tolerance
+        *_scores("AD2", "mtd", "0.1", {"0": "0.80", "1": "0.82", "2": "0.90"}),  # seed 2 unpaired: left out
+        *_scores("EfficientAD", "mtd", "0.1", {"0": "0.70", "1": "0.71"}),  # lead 0.105 > the ranges 0.02 / 0.01
+        *_scores("AD2", "mtd", "0.2", {"0": "0.72", "1": "0.76"}),
+        *_scores("EfficientAD", "mtd", "0.2", {"0": "0.71", "1": "0.74"}),  # lead 0.015 < AD2's range 0.04
+        *_scores("AD2", "elpv", "0.1", {"0": "0.60", "1": "0.55"}),
+        *_scores("EfficientAD", "elpv", "0.1", {"0": "0.58", "1": "0.57"}),  # +0.02 and -0.02: mixed
+        *_scores("AD2", "elpv", "0.2", {"0": "0.50"}),
+        *_scores("EfficientAD", "elpv", "0.2", {"0": "0.60"}),  # one seed decides nothing
+        *_scores("AD2", "elpv", "0", {"1": "0.70"}),
+        *_scores("EfficientAD", "elpv", "0", {"0": "0.70"}),  # no seed in common
+        _row(model="AD2", dataset="mtd", setting="contaminated", ratio="0.1", seed="1", error="boom"),
+    ]
+    lines = paired_difference_table(rows, "AD2", "EfficientAD").splitlines()
+    assert lines[0].startswith("| dataset | ratio | seeds paired | AD2 - EfficientAD per seed | mean |")
+    assert lines[2:] == [
+        "| elpv | 0% | none | not measured | | | |",
+        "| elpv | 10% | 0, 1 | 0: +0.020, 1: -0.020 | +0.000 | 0.050 / 0.010 | mixed signs: no difference |",
+        "| elpv | 20% | 0 | 0: -0.100 | -0.100 | n/a (one seed) | open: one seed, no seed range yet |",
+        "| mtd | 0% | 0 | 0: +0.015 | +0.015 | n/a (one seed) | outside ±0.01 of the baseline |",
+        "| mtd | 10% | 0, 1 | 0: +0.100, 1: +0.110 | +0.105 | 0.020 / 0.010 | ahead beyond the seed range |",
+        "| mtd | 20% | 0, 1 | 0: +0.010, 1: +0.020 | +0.015 | 0.040 / 0.030 "
+        "| ahead on every seed, within the seed range |",
+    ]
 
 
 def test_which_model_ranks_measured_models_and_writes_the_results_page(tmp_path: Path) -> None:
