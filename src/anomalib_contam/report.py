@@ -256,6 +256,11 @@ def _mean_of(values: list[float]) -> float:
     return sum(values) / len(values)
 
 
+def _common_seeds(first: dict[str, float], second: dict[str, float]) -> list[str]:
+    """The seeds both score maps hold, in numeric order (the pairing every paired comparison uses)."""
+    return sorted(set(first) & set(second), key=lambda seed: (len(seed), seed))
+
+
 def _paired_drop(clean_rows: list[dict[str, str]], dirty_rows: list[dict[str, str]]) -> str:
     """Mean image AUROC at 0 % minus at 20 %, over the seeds measured at both ratios.
 
@@ -264,7 +269,7 @@ def _paired_drop(clean_rows: list[dict[str, str]], dirty_rows: list[dict[str, st
     """
     clean = {row["seed"]: float(row["image_auroc"]) for row in clean_rows if row.get("image_auroc")}
     dirty = {row["seed"]: float(row["image_auroc"]) for row in dirty_rows if row.get("image_auroc")}
-    paired = sorted(set(clean) & set(dirty), key=lambda seed: (len(seed), seed))
+    paired = _common_seeds(clean, dirty)
     if not paired:
         return "not measured" if not clean or not dirty else "not measured (no seed at both ratios)"
     drop = _mean_of([clean[seed] - dirty[seed] for seed in paired])
@@ -310,7 +315,7 @@ def paired_difference_table(rows: list[dict[str, str]], model: str, baseline: st
     ]
     for dataset, ratio in sorted(scores):
         ours, theirs = scores[(dataset, ratio)][model], scores[(dataset, ratio)][baseline]
-        paired = sorted(set(ours) & set(theirs), key=lambda seed: (len(seed), seed))
+        paired = _common_seeds(ours, theirs)
         if not paired:
             lines.append(f"| {dataset} | {ratio:.0%} | none | not measured | | | |")
             continue

@@ -110,7 +110,10 @@ def test_paired_difference_table_pairs_seeds_and_reads_the_goal() -> None:
         *_scores("EfficientAD", "elpv", "0.2", {"0": "0.60"}),  # one seed decides nothing
         *_scores("AD2", "elpv", "0", {"1": "0.70"}),
         *_scores("EfficientAD", "elpv", "0", {"0": "0.70"}),  # no seed in common
-        _row(model="AD2", dataset="mtd", setting="contaminated", ratio="0.1", seed="1", error="boom"),
+        # a failed rerun, even with a score, does not replace seed 1's successful run
+        _row(
+            model="AD2", dataset="mtd", setting="contaminated", ratio="0.1", seed="1", image_auroc="0.1", error="boom"
+        ),
     ]
     lines = paired_difference_table(rows, "AD2", "EfficientAD").splitlines()
     assert lines[0].startswith("| dataset | ratio | seeds paired | AD2 - EfficientAD per seed | mean |")
