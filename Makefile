@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP) $(PACKAGE)
 
 # The package is installed non-editable (the tests check what a wheel ships); reinstall it whenever a file under
-# src/ changed, so that `make quickstart` and the benchmarks never run an older copy of the code.
-$(PACKAGE): $(STAMP) $(shell find src -type f -not -path '*/__pycache__/*')
+# src/ changed, so that `make quickstart` and the benchmarks never run an older copy of the code. Directories are
+# prerequisites too: deleting or renaming a module changes only its directory's modification time (a new
+# __pycache__ beside the sources does as well, which costs one spare reinstall).
+$(PACKAGE): $(STAMP) $(shell find src -not -path '*/__pycache__*')
 	$(PIP) install -q --no-deps --force-reinstall .
 	touch $(PACKAGE)
 
