@@ -418,9 +418,11 @@ def run_grid(
         work_dir: Where runs write checkpoints and manifests.
         dry_run: Only list the runs still to do.
         limit: Stop after this many new runs.
-        shard: ``(index, count)``: only the runs still to do whose position modulo ``count`` is ``index``, so
-            that ``count`` processes (one per GPU, say) share a grid; give each its own ``results_root`` and
-            ``work_dir`` and concatenate the CSVs afterwards.
+        shard: ``(index, count)``: only the runs whose position in the whole grid (repeated keys counted once)
+            modulo ``count`` is ``index``, so that ``count`` processes (one per GPU, say) share a grid. The
+            position does not depend on what is done, so a shard keeps its runs when it is restarted while
+            another still has a run in flight, or resumes from its own ``results_root``. Give each its own
+            ``work_dir`` (and, on separate machines, its own ``results_root``; concatenate the CSVs afterwards).
 
     Returns:
         Path of ``results.csv``.
@@ -431,15 +433,20 @@ def run_grid(
     csv_path = out_dir / "results.csv"
     done = {tuple(row[c] for c in KEY_COLUMNS) for row in read_rows(csv_path) if not row.get("error")}
     todo: list[Run] = []
+    positions: list[int] = []  # of each run to do in the whole grid: the shard split must not shift as runs finish
+    seen: set[tuple[str, ...]] = set()
     for run in expand_grid(grid):  # a key listed twice in the grid runs once
         key = _resolved_key(run)
+        if key in seen:
+            continue
         if key not in done:
-            done.add(key)
             todo.append(run)
-    print(f"suite '{suite}': {len(todo)} run(s) to do, {len(done) - len(todo)} done")
+            positions.append(len(seen))
+        seen.add(key)
+    print(f"suite '{suite}': {len(todo)} run(s) to do, {len(seen) - len(todo)} done")
     if shard is not None:
         index, count = shard
-        todo = [run for position, run in enumerate(todo) if position % count == index]
+        todo = [run for position, run in zip(positions, todo, strict=True) if position % count == index]
         print(f"shard {index}/{count}: {len(todo)} of them")
     if dry_run:
         for run in todo:

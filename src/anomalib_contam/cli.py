@@ -41,7 +41,7 @@ def _benchmark(argv: list[str]) -> int:
     parser.add_argument("--work-dir", default="results/benchmark", help="where runs write checkpoints")
     parser.add_argument("--dry-run", action="store_true", help="list the runs still to do")
     parser.add_argument("--limit", type=int, default=None, help="stop after this many new runs")
-    shard_help = "run only the runs to do at positions I, I+N, ... (N processes sharing a grid)"
+    shard_help = "run only the grid's runs at positions I, I+N, ... (N processes sharing a grid)"
     parser.add_argument("--shard", default=None, metavar="I/N", help=shard_help)
     args = parser.parse_args(argv)
     shard = _parse_shard(parser, args.shard) if args.shard else None
