@@ -60,10 +60,9 @@ def test_machine_column_names_a_precision_other_than_32_bit() -> None:
     assert mixed.startswith(plain)
 
 
-def test_shards_split_the_runs_to_do_without_overlap(tmp_path: Path, capsys) -> None:
+def _six_run_grid(tmp_path: Path) -> Path:
+    """A grid of three models by two seeds on one (never loaded) MVTec config; returns its path."""
     import yaml
-
-    from anomalib_contam.benchmark import run_grid
 
     data = {"class_path": "anomalib.data.MVTecAD", "init_args": {"root": str(tmp_path), "category": "c"}}
     (tmp_path / "data.yaml").write_text(yaml.safe_dump(data))
@@ -73,46 +72,41 @@ def test_shards_split_the_runs_to_do_without_overlap(tmp_path: Path, capsys) -> 
         "datasets": [{"config": str(tmp_path / "data.yaml"), "seeds": [0, 1], "settings": [{"setting": "x"}]}],
     }
     (tmp_path / "grid.yaml").write_text(yaml.safe_dump(grid))
-    listed = []
-    for index in range(2):
-        run_grid(tmp_path / "grid.yaml", tmp_path / "out", tmp_path / "work", dry_run=True, shard=(index, 2))
-        listed.append([line.strip() for line in capsys.readouterr().out.splitlines() if line.startswith("   ")])
+    return tmp_path / "grid.yaml"
+
+
+def _listed(capsys, grid_path: Path, results_root: Path, shard: tuple[int, int] | None) -> list[tuple[str, ...]]:
+    """The run keys a dry run lists."""
+    import ast
+
+    from anomalib_contam.benchmark import run_grid
+
+    run_grid(grid_path, results_root, grid_path.parent / "work", dry_run=True, shard=shard)
+    lines = capsys.readouterr().out.splitlines()
+    return [ast.literal_eval(line.strip()) for line in lines if line.startswith("   ")]
+
+
+def test_shards_split_the_runs_to_do_without_overlap(tmp_path: Path, capsys) -> None:
+    grid_path = _six_run_grid(tmp_path)
+    listed = [_listed(capsys, grid_path, tmp_path / "out", (index, 2)) for index in range(2)]
     assert len(listed[0]) == 3 and len(listed[1]) == 3  # noqa: PT018 - one condition: an even split
     assert not set(listed[0]) & set(listed[1])
-    run_grid(tmp_path / "grid.yaml", tmp_path / "out", tmp_path / "work", dry_run=True)
-    everything = [line.strip() for line in capsys.readouterr().out.splitlines() if line.startswith("   ")]
+    everything = _listed(capsys, grid_path, tmp_path / "out", None)
     assert sorted(listed[0] + listed[1]) == sorted(everything)
 
 
 def test_a_shard_keeps_its_runs_when_runs_finish_or_it_restarts(tmp_path: Path, capsys) -> None:
-    import ast
+    from anomalib_contam.benchmark import KEY_COLUMNS
 
-    import yaml
-
-    from anomalib_contam.benchmark import KEY_COLUMNS, run_grid
-
-    data = {"class_path": "anomalib.data.MVTecAD", "init_args": {"root": str(tmp_path), "category": "c"}}
-    (tmp_path / "data.yaml").write_text(yaml.safe_dump(data))
-    grid = {
-        "suite": "s",
-        "models": [{"name": name} for name in "ABC"],
-        "datasets": [{"config": str(tmp_path / "data.yaml"), "seeds": [0, 1], "settings": [{"setting": "x"}]}],
-    }
-    (tmp_path / "grid.yaml").write_text(yaml.safe_dump(grid))
-
-    def listed(results_root: Path, index: int) -> list[tuple[str, ...]]:
-        run_grid(tmp_path / "grid.yaml", results_root, tmp_path / "work", dry_run=True, shard=(index, 2))
-        lines = capsys.readouterr().out.splitlines()
-        return [ast.literal_eval(line.strip()) for line in lines if line.startswith("   ")]
-
-    before = [listed(tmp_path / "shared", index) for index in range(2)]
+    grid_path = _six_run_grid(tmp_path)
+    before = [_listed(capsys, grid_path, tmp_path / "shared", (index, 2)) for index in range(2)]
     # Shard 1's first run finishes (its row lands in the shared CSV) while shard 0's first run is in flight.
     append_row(tmp_path / "shared" / "s" / "results.csv", dict(zip(KEY_COLUMNS, before[1][0], strict=True)))
-    assert listed(tmp_path / "shared", 0) == before[0]  # a restarted shard 0 does not take shard 1's next run
-    assert listed(tmp_path / "shared", 1) == before[1][1:]
+    assert _listed(capsys, grid_path, tmp_path / "shared", (0, 2)) == before[0]  # shard 0 restarted: same runs
+    assert _listed(capsys, grid_path, tmp_path / "shared", (1, 2)) == before[1][1:]
     # Shards with their own results roots: shard 0 resumes from a CSV that holds only its own first run.
     append_row(tmp_path / "own0" / "s" / "results.csv", dict(zip(KEY_COLUMNS, before[0][0], strict=True)))
-    assert listed(tmp_path / "own0", 0) == before[0][1:]
+    assert _listed(capsys, grid_path, tmp_path / "own0", (0, 2)) == before[0][1:]
 
 
 def test_a_malformed_shard_is_a_usage_error_naming_the_flag(capsys) -> None:
