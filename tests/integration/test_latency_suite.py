@@ -60,7 +60,8 @@ def test_ratios_are_to_padim_of_the_same_variant(rows) -> None:
             assert float(row["ratio_to_padim"]) == 1.0
         else:
             expected = float(row["median_ms"]) / padim[row["variant"], row["batch"]]
-            assert float(row["ratio_to_padim"]) == pytest.approx(expected, rel=1e-2)
+            # The CSV writes ratios to 3 decimals: a small one (about 0.01 at 64 px) can be off by 0.0005, 4 %.
+            assert float(row["ratio_to_padim"]) == pytest.approx(expected, rel=1e-2, abs=5.1e-4)
 
 
 def test_openvino_f32_matches_pytorch_for_every_model(rows) -> None:
