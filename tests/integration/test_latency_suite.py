@@ -96,4 +96,5 @@ def test_mixed_precision_rows_time_the_trained_models_recipe_against_its_32_bit_
     assert row["recipe"] == f32["recipe"]
     assert not row["error"]
     expected = float(f32["train_ms_per_image"]) / float(row["train_ms_per_image"])
-    assert float(row["train_speedup_vs_f32"]) == pytest.approx(expected, rel=1e-2)
+    # Written to 2 decimals: bf16 without hardware support can be 10x slower (0.0843 was written 0.08).
+    assert float(row["train_speedup_vs_f32"]) == pytest.approx(expected, rel=1e-2, abs=5.1e-3)
