@@ -279,12 +279,21 @@ def _paired_drop(clean_rows: list[dict[str, str]], dirty_rows: list[dict[str, st
     return f"{drop:+.3f} ({noun} {', '.join(paired)}: measured at both ratios)"
 
 
-def _paired_verdict(ratio: float, diffs: list[float], seed_range: float, tolerance: float) -> str:
-    """Whether the paired differences meet the goal: no cost on the clean set, a lead beyond the seed range else."""
+def _paired_verdict(ratio: float, seeds: list[str], diffs: list[float], seed_range: float, tolerance: float) -> str:
+    """Whether the paired differences meet the goal: no cost on the clean set, a lead beyond the seed range else.
+
+    On the clean set the mean decides; seeds outside the tolerance are named (a mean just inside it can hide one
+    seed well outside, which a reader of the verdict alone should not miss).
+    """
     mean = _mean_of(diffs)
     if ratio == 0:
         inside = abs(mean) <= tolerance
-        return f"{'within' if inside else 'outside'} ±{tolerance:g} of the baseline"
+        verdict = f"{'within' if inside else 'outside'} ±{tolerance:g} of the baseline"
+        outliers = [f"{seed}: {d:+.3f}" for seed, d in zip(seeds, diffs, strict=True) if abs(d) > tolerance]
+        if inside and outliers:
+            noun = "seed" if len(outliers) == 1 else "seeds"
+            verdict += f" on the mean; outside on {noun} {', '.join(outliers)}"
+        return verdict
     if len(diffs) < 2:
         return "open: one seed, no seed range yet"
     if all(d > 0 for d in diffs):
@@ -299,9 +308,9 @@ def paired_difference_table(rows: list[dict[str, str]], model: str, baseline: st
 
     Only seeds both models ran on the setting count (an unpaired seed would compare training noise). The verdict
     reads the goal of a method that removes contaminants: on the clean set (0 %) the mean difference stays within
-    ``tolerance``; on contaminated sets the model leads on every paired seed by more, on the mean, than the larger
-    of the two models' seed ranges (max - min over the paired seeds: their run-to-run noise, conservative with few
-    seeds where a standard deviation is itself noise); one seed decides nothing.
+    ``tolerance`` (seeds outside it are named); on contaminated sets the model leads on every paired seed by more,
+    on the mean, than the larger of the two models' seed ranges (max - min over the paired seeds: their run-to-run
+    noise, conservative with few seeds where a standard deviation is itself noise); one seed decides nothing.
     """
     rows = [row for row in latest_successful(rows) if row.get("image_auroc")]
     scores: dict[tuple[str, float], dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
@@ -323,7 +332,7 @@ def paired_difference_table(rows: list[dict[str, str]], model: str, baseline: st
         per_seed = ", ".join(f"{seed}: {d:+.3f}" for seed, d in zip(paired, diffs, strict=True))
         ranges = [max(values) - min(values) for values in ([ours[s] for s in paired], [theirs[s] for s in paired])]
         spread = f"{ranges[0]:.3f} / {ranges[1]:.3f}" if len(paired) > 1 else "n/a (one seed)"
-        verdict = _paired_verdict(ratio, diffs, max(ranges), tolerance)
+        verdict = _paired_verdict(ratio, paired, diffs, max(ranges), tolerance)
         lines.append(
             f"| {dataset} | {ratio:.0%} | {', '.join(paired)} | {per_seed} | {_mean_of(diffs):+.3f} | {spread} "
             f"| {verdict} |"

@@ -110,6 +110,8 @@ def test_paired_difference_table_pairs_seeds_and_reads_the_goal() -> None:
         *_scores("EfficientAD", "elpv", "0.2", {"0": "0.60"}),  # one seed decides nothing
         *_scores("AD2", "elpv", "0", {"1": "0.70"}),
         *_scores("EfficientAD", "elpv", "0", {"0": "0.70"}),  # no seed in common
+        *_scores("AD2", "visa", "0", {"0": "0.703", "1": "0.715"}),
+        *_scores("EfficientAD", "visa", "0", {"0": "0.700", "1": "0.700"}),  # mean +0.009 inside, seed 1 outside
         # a failed rerun, even with a score, does not replace seed 1's successful run
         _row(
             model="AD2", dataset="mtd", setting="contaminated", ratio="0.1", seed="1", image_auroc="0.1", error="boom"
@@ -125,6 +127,8 @@ def test_paired_difference_table_pairs_seeds_and_reads_the_goal() -> None:
         "| mtd | 10% | 0, 1 | 0: +0.100, 1: +0.110 | +0.105 | 0.020 / 0.010 | ahead beyond the seed range |",
         "| mtd | 20% | 0, 1 | 0: +0.010, 1: +0.020 | +0.015 | 0.040 / 0.030 "
         "| ahead on every seed, within the seed range |",
+        "| visa | 0% | 0, 1 | 0: +0.003, 1: +0.015 | +0.009 | 0.012 / 0.000 "
+        "| within ±0.01 of the baseline on the mean; outside on seed 1: +0.015 |",
     ]
 
 
